@@ -1,0 +1,1 @@
+"""Deterministic synthetic transaction data for the workshop (card bursts; customers/terminals)."""

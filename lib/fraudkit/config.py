@@ -1,0 +1,213 @@
+"""One settings object for every notebook, CLI and test.
+
+Values come, in increasing priority, from the defaults below, the environment (`FRAUDKIT_*`), and
+explicit keyword arguments (papermill parameters, CLI flags). The backend choice (`local` or `aws`)
+changes only how clients are built and where names resolve; everything else is shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+Backend = Literal["local", "aws"]
+ScaleName = Literal["tiny", "small", "full"]
+
+LOCAL_ACCOUNT_ID = "000000000000"
+DEFAULT_EMULATOR_PORT = 4580
+# botocore's per-service endpoint variables; the emulator answers all three on one port.
+ENDPOINT_ENV_VARS = (
+    "AWS_ENDPOINT_URL_SAGEMAKER",
+    "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
+    "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of the generated data sets for one preset."""
+
+    card_transactions: int
+    cards: int
+    customers: int
+    terminals: int
+    days: int
+
+
+SCALES: dict[str, Scale] = {
+    # seconds: CI and the committed nbval outputs
+    "tiny": Scale(card_transactions=50_000, cards=500, customers=100, terminals=200, days=60),
+    # the default workshop: a few minutes end to end
+    "small": Scale(card_transactions=500_000, cards=2_000, customers=1_000, terminals=2_000, days=92),
+    # the reference designs' sizes
+    "full": Scale(card_transactions=5_400_000, cards=10_000, customers=5_000, terminals=10_000, days=183),
+}
+
+
+def read_service_record(path: Path) -> dict[str, Any] | None:
+    """The JSON record a running local service writes (pid, port, url); None when absent or unreadable."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+class SettingsError(ValueError):
+    """A setting has a value the kit cannot use; the message names the setting and the fix."""
+
+
+def _coerce(name: str, raw: str, kind: type) -> Any:
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"FRAUDKIT_{name.upper()}={raw!r} is not an integer") from None
+    if kind is Path:
+        return Path(raw)
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every name the workshop uses, in one place."""
+
+    backend: Backend = "local"
+    scale: ScaleName = "small"
+    seed: int = 42
+    state_dir: Path = Path(".fraudkit")
+    region: str = "us-east-1"
+    # feature groups of the reference design: 10-minute aggregates (streaming) and 1-week (batch)
+    online_feature_group: str = "cc-agg-fg"
+    batch_feature_group: str = "cc-agg-batch-fg"
+    transactions_topic: str = "transactions"
+    features_topic: str = "features"
+    decisions_topic: str = "decisions"
+    dead_letter_topic: str = "dead-letter"
+    model_name: str = "fraudkit-xgb"
+    endpoint_name: str = "fraudkit-xgb-endpoint"
+    # local backend: the emulator's port and the Kafka bootstrap servers ("" = the kit's own broker)
+    emulator_port: int = DEFAULT_EMULATOR_PORT
+    bootstrap_servers: str = ""
+    # aws backend: the CloudFormation stack whose outputs name the bucket, role and cluster
+    stack_name: str = "fraudkit"
+    offline_store_bucket: str = "fraudkit-offline-store"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.backend not in get_args(Backend):
+            raise SettingsError(f"backend={self.backend!r} is not one of {get_args(Backend)}")
+        if self.scale not in SCALES:
+            raise SettingsError(f"scale={self.scale!r} is not one of {tuple(SCALES)}")
+        if self.seed < 0:
+            raise SettingsError(f"seed={self.seed} must be >= 0")
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Defaults, then `FRAUDKIT_<NAME>` environment variables, then explicit overrides.
+
+        An override of None means "not given" so papermill parameters can default to None.
+        """
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            raw = os.environ.get(f"FRAUDKIT_{f.name.upper()}")
+            if raw not in (None, ""):
+                kind = {"seed": int, "emulator_port": int, "state_dir": Path}.get(f.name, str)
+                values[f.name] = _coerce(f.name, raw, kind)
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "state_dir" in values:
+            values["state_dir"] = Path(values["state_dir"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def sizes(self) -> Scale:
+        return SCALES[self.scale]
+
+    @property
+    def account_id(self) -> str:
+        return LOCAL_ACCOUNT_ID if self.backend == "local" else self.extra.get("account_id", "")
+
+    # -- where local state lives (all under state_dir, never in tracked files) --
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data" / self.scale
+
+    @property
+    def model_dir(self) -> Path:
+        return self.state_dir / "models" / self.scale
+
+    @property
+    def emulator_dir(self) -> Path:
+        return self.state_dir / "emulator"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.state_dir / "broker"
+
+    @property
+    def emulator_url(self) -> str:
+        """FRAUDKIT_EMULATOR_URL, else the running server recorded in state_dir, else the default port."""
+        if url := os.environ.get("FRAUDKIT_EMULATOR_URL"):
+            return url
+        running = read_service_record(self.emulator_dir / "server.json")
+        if running and "url" in running:
+            return str(running["url"])
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    @property
+    def kafka_bootstrap_servers(self) -> str:
+        """The configured bootstrap servers, else the kit's own broker recorded in state_dir."""
+        if self.bootstrap_servers:
+            return self.bootstrap_servers
+        running = read_service_record(self.broker_dir / "broker.json")
+        if running and "bootstrap_servers" in running:
+            return str(running["bootstrap_servers"])
+        raise SettingsError(
+            "no Kafka bootstrap servers: start the local broker (`make local-up`) or set FRAUDKIT_BOOTSTRAP_SERVERS"
+        )
+
+    def endpoint_env(self) -> dict[str, str]:
+        """The environment a plain boto3/AWS CLI process needs to reach the local emulator."""
+        if self.backend != "local":
+            return {}
+        env = {var: self.emulator_url for var in ENDPOINT_ENV_VARS}
+        env.update(
+            AWS_ACCESS_KEY_ID=os.environ.get("AWS_ACCESS_KEY_ID", "fraudkit-local"),
+            AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "fraudkit-local"),
+            AWS_DEFAULT_REGION=self.region,
+        )
+        return env
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service`, pointed at the emulator on the local backend.
+
+        This is the one place where the backends differ for AWS API calls.
+        """
+        import boto3
+        from botocore.config import Config
+
+        config = Config(retries={"max_attempts": 3, "mode": "standard"}, tcp_keepalive=True)
+        make_client: Any = boto3.client  # typed per literal service name by the stubs; ours is a variable
+        if self.backend == "aws":
+            return make_client(service, region_name=self.region, config=config)
+        env = self.endpoint_env()
+        return make_client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.emulator_url,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            config=config,
+        )

@@ -1,0 +1,105 @@
+"""The seam between the emulator's wire layer and the services it emulates.
+
+Each emulated service (feature store, models and endpoints) registers one handler per botocore
+operation with `@operation(service, name)`. A handler takes the request parameters already parsed
+and validated against botocore's input shape and returns a dict shaped like the output shape; the
+wire layer serialises it. Errors are raised as `AwsError` with the code and HTTP status AWS uses.
+Service state lives in a backend object created once per server by a registered factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+Handler = Callable[["RequestContext", dict[str, Any]], dict[str, Any]]
+BackendFactory = Callable[["EmulatorState"], Any]
+T = TypeVar("T")
+
+_HANDLERS: dict[tuple[str, str], Handler] = {}
+_BACKEND_FACTORIES: dict[str, BackendFactory] = {}
+
+
+class AwsError(Exception):
+    """An error answered the way AWS answers it: `code` (e.g. ValidationException), HTTP `status`."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def validation_error(message: str) -> AwsError:
+    return AwsError("ValidationException", message, 400)
+
+
+def not_found(message: str) -> AwsError:
+    return AwsError("ResourceNotFound", message, 400)
+
+
+def operation(service: str, name: str) -> Callable[[Handler], Handler]:
+    """Register `handler` for botocore operation `name` of `service` (e.g. "sagemaker", "CreateModel")."""
+
+    def register(handler: Handler) -> Handler:
+        key = (service, name)
+        if key in _HANDLERS:
+            raise RuntimeError(f"two handlers registered for {service}.{name}")
+        _HANDLERS[key] = handler
+        return handler
+
+    return register
+
+
+def handler_for(service: str, name: str) -> Handler | None:
+    return _HANDLERS.get((service, name))
+
+
+def registered_operations() -> list[tuple[str, str]]:
+    return sorted(_HANDLERS)
+
+
+def backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
+    """Register the factory of a service's state object (called once per server, lazily)."""
+
+    def register(factory: BackendFactory) -> BackendFactory:
+        _BACKEND_FACTORIES[name] = factory
+        return factory
+
+    return register
+
+
+@dataclass
+class EmulatorState:
+    """Everything one server process holds: where state lives and the service backends."""
+
+    state_dir: Path
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    _backends: dict[str, Any] = field(default_factory=dict)
+
+    def backend(self, name: str, kind: type[T] | None = None) -> Any:
+        if name not in self._backends:
+            if name not in _BACKEND_FACTORIES:
+                raise RuntimeError(f"no backend registered under {name!r}")
+            self._backends[name] = _BACKEND_FACTORIES[name](self)
+        return self._backends[name]
+
+    def close(self) -> None:
+        for obj in self._backends.values():
+            close = getattr(obj, "close", None)
+            if callable(close):
+                close()
+        self._backends.clear()
+
+
+@dataclass
+class RequestContext:
+    """What a handler may need besides its parameters."""
+
+    service: str
+    operation: str
+    state: EmulatorState
+    request_id: str = ""
