@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fraudkit.config import Settings
 from fraudkit.streaming import broker as broker_launcher
 from fraudkit.streaming.kafka_clients import make_consumer, make_producer, partitions_of
