@@ -1,0 +1,74 @@
+"""Entry points: validate the input, run the chosen engine, return the input with the features appended."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, get_args
+
+import polars as pl
+
+from fraudkit.features import engine_duckdb, engine_pandas, engine_polars
+from fraudkit.features.spec import CARD_FEATURES, HANDBOOK_FEATURES, FeatureSet
+
+Engine = Literal["polars", "duckdb", "pandas"]
+ENGINES: tuple[str, ...] = get_args(Engine)
+
+_ENGINE_FUNCTIONS: dict[str, Callable[[pl.DataFrame, FeatureSet], pl.DataFrame]] = {
+    "polars": engine_polars.compute,
+    "duckdb": engine_duckdb.compute,
+    "pandas": engine_pandas.compute,
+}
+
+
+class FeatureInputError(ValueError):
+    """The transactions table lacks a column the features need, or holds nulls where a key or time is needed."""
+
+
+def output_schema(feature_set: FeatureSet) -> dict[str, pl.DataType]:
+    """The dtype of every feature column: counts Int64, means and ratios Float64, flags Int8."""
+    schema: dict[str, pl.DataType] = {}
+    for aggregate in feature_set.aggregates:
+        schema[aggregate.name] = pl.Int64() if aggregate.function == "count" else pl.Float64()
+    schema.update({r.name: pl.Float64() for r in feature_set.ratios})
+    schema.update({f.name: pl.Int8() for f in feature_set.flags})
+    return schema
+
+
+def validate_input(df: pl.DataFrame, feature_set: FeatureSet) -> None:
+    """Raise FeatureInputError naming the first problem (missing column, wrong type, null key or time)."""
+    missing = [c for c in feature_set.input_columns if c not in df.columns]
+    if missing:
+        raise FeatureInputError(f"missing column(s) {', '.join(missing)} for the {feature_set.name} features")
+    clashing = [c for c in feature_set.feature_names if c in df.columns]
+    if clashing:
+        raise FeatureInputError(f"input already has feature column(s) {', '.join(clashing)}; drop them first")
+    if not isinstance(df.schema[feature_set.timestamp], pl.Datetime):
+        raise FeatureInputError(f"column {feature_set.timestamp} must be a Datetime, not {df.schema[feature_set.timestamp]}")
+    for column in feature_set.value_columns:
+        if not df.schema[column].is_numeric():
+            raise FeatureInputError(f"column {column} must be numeric, not {df.schema[column]}")
+    for column in (feature_set.timestamp, *feature_set.keys):
+        if df[column].null_count():
+            raise FeatureInputError(f"column {column} has null values; every transaction needs a key and a time")
+
+
+def compute_features(df: pl.DataFrame, feature_set: FeatureSet, engine: str = "polars") -> pl.DataFrame:
+    """`df` with every feature of `feature_set` appended, rows in input order, on the chosen engine."""
+    if engine not in _ENGINE_FUNCTIONS:
+        raise ValueError(f"engine={engine!r} is not one of {ENGINES}")
+    validate_input(df, feature_set)
+    schema = output_schema(feature_set)
+    if df.is_empty():
+        return df.with_columns(pl.Series(name, [], dtype=dtype) for name, dtype in schema.items())
+    features = _ENGINE_FUNCTIONS[engine](df.select(feature_set.input_columns), feature_set)
+    return df.hstack(features.select(pl.col(name).cast(dtype) for name, dtype in schema.items()))
+
+
+def compute_card_features(df: pl.DataFrame, engine: str = "polars") -> pl.DataFrame:
+    """The card path: 10-minute and 1-week count and mean amount per card, and the three ratios."""
+    return compute_features(df, CARD_FEATURES, engine)
+
+
+def compute_handbook_features(df: pl.DataFrame, engine: str = "polars") -> pl.DataFrame:
+    """The customer/terminal path: customer count and mean, delayed terminal count and risk, weekend/night."""
+    return compute_features(df, HANDBOOK_FEATURES, engine)

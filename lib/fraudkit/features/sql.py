@@ -1,0 +1,164 @@
+"""SQL text compiled from the feature specification: DuckDB (run locally), Spark SQL and Flink SQL (AWS path).
+
+One generator renders every dialect; a `Dialect` only says how to spell the time order, a window offset, and
+the calendar functions. Offsets are exact durations (microseconds, or Flink's day-time intervals), never
+calendar intervals, so a "1 day" window is 86,400 s even across a daylight-saving change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fraudkit.features.spec import (
+    EMPTY_WINDOW_MEAN,
+    NIGHT_LAST_HOUR,
+    UNDEFINED_RATIO,
+    FeatureSet,
+    Ratio,
+    TimeFlag,
+    Window,
+    WindowAggregate,
+)
+
+_MICROS = timedelta(microseconds=1)
+
+
+def _micros(duration: timedelta) -> int:
+    return duration // _MICROS
+
+
+def _flink_interval(duration: timedelta) -> str:
+    """A Flink day-time interval literal in the largest unit that divides the duration exactly."""
+    units = (("DAY", timedelta(days=1)), ("HOUR", timedelta(hours=1)), ("MINUTE", timedelta(minutes=1)),
+             ("SECOND", timedelta(seconds=1)))
+    for unit, size in units:
+        if duration % size == timedelta(0):
+            amount = duration // size
+            # Flink's default leading precision is 2 digits; wider values need an explicit precision
+            precision = f"({len(str(amount))})" if amount > 99 else ""
+            return f"INTERVAL '{amount}' {unit}{precision}"
+    raise ValueError(f"Flink windows need whole seconds, got {duration}")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one SQL engine spells the few things that differ between engines."""
+
+    name: str
+    order_key: Callable[[str], str]
+    offset: Callable[[timedelta], str]
+    is_weekend: Callable[[str], str]
+    hour: Callable[[str], str]
+
+
+DUCKDB = Dialect(
+    name="duckdb",
+    order_key=lambda ts: ts,
+    offset=lambda d: f"INTERVAL {_micros(d)} MICROSECONDS",
+    is_weekend=lambda ts: f"isodow({ts}) >= 6",  # ISO: Monday 1 ... Sunday 7
+    hour=lambda ts: f"hour({ts})",
+)
+SPARK = Dialect(
+    name="spark",
+    # Spark's RANGE offsets need a numeric ORDER BY: order by microseconds since the epoch
+    order_key=lambda ts: f"unix_micros({ts})",
+    offset=lambda d: str(_micros(d)),
+    is_weekend=lambda ts: f"weekday({ts}) >= 5",  # Spark weekday(): Monday 0 ... Sunday 6
+    hour=lambda ts: f"hour({ts})",
+)
+FLINK = Dialect(
+    name="flink",
+    order_key=lambda ts: ts,
+    offset=_flink_interval,
+    is_weekend=lambda ts: f"DAYOFWEEK(CAST({ts} AS DATE)) IN (1, 7)",  # Flink DAYOFWEEK: Sunday 1 ... Saturday 7
+    hour=lambda ts: f"HOUR({ts})",
+)
+
+
+def window_name(key: str, window: Window) -> str:
+    return f"w_{key}_{window.label}"
+
+
+def frame_clause(dialect: Dialect, timestamp: str, key: str, window: Window) -> str:
+    """`PARTITION BY key ORDER BY time RANGE BETWEEN <delay + width> PRECEDING AND <delay or CURRENT ROW>`."""
+    end = f"{dialect.offset(window.delay)} PRECEDING" if window.delay else "CURRENT ROW"
+    return (
+        f"PARTITION BY {key} ORDER BY {dialect.order_key(timestamp)} "
+        f"RANGE BETWEEN {dialect.offset(window.start_offset)} PRECEDING AND {end}"
+    )
+
+
+def aggregate_sql(aggregate: WindowAggregate) -> str:
+    over = f"OVER {window_name(aggregate.key, aggregate.window)}"
+    if aggregate.value is None:
+        return f"COUNT(*) {over} AS {aggregate.name}"
+    # CAST first: AVG of an integer column is an integer in some engines (Flink)
+    return f"COALESCE(AVG(CAST({aggregate.value} AS DOUBLE)) {over}, {EMPTY_WINDOW_MEAN!r}) AS {aggregate.name}"
+
+
+def ratio_sql(ratio: Ratio) -> str:
+    numerator, denominator = ratio.numerator, ratio.denominator
+    return (
+        f"CASE WHEN {numerator} IS NOT NULL AND {denominator} <> 0 "
+        f"THEN CAST({numerator} AS DOUBLE) / CAST({denominator} AS DOUBLE) ELSE {UNDEFINED_RATIO!r} END AS {ratio.name}"
+    )
+
+
+def flag_sql(dialect: Dialect, flag: TimeFlag, timestamp: str) -> str:
+    if flag.kind == "weekend":
+        condition = dialect.is_weekend(timestamp)
+    else:
+        condition = f"{dialect.hour(timestamp)} <= {NIGHT_LAST_HOUR}"
+    return f"CASE WHEN {condition} THEN 1 ELSE 0 END AS {flag.name}"
+
+
+def _windowed_select(
+    feature_set: FeatureSet, dialect: Dialect, source: str, columns: list[str], aggregates: tuple[WindowAggregate, ...]
+) -> str:
+    frames = dict.fromkeys((a.key, a.window) for a in aggregates)
+    windows = ",\n    ".join(
+        f"{window_name(key, window)} AS ({frame_clause(dialect, feature_set.timestamp, key, window)})"
+        for key, window in frames
+    )
+    select_list = ",\n    ".join([*columns, *(aggregate_sql(a) for a in aggregates)])
+    return f"SELECT\n    {select_list}\nFROM {source}\nWINDOW\n    {windows}"
+
+
+def batch_sql(feature_set: FeatureSet, dialect: Dialect, source: str = "transactions") -> str:
+    """Every input column plus every feature, one output row per input row."""
+    windowed = _windowed_select(feature_set, dialect, source, ["*"], feature_set.aggregates)
+    derived = [ratio_sql(r) for r in feature_set.ratios]
+    derived += [flag_sql(dialect, f, feature_set.timestamp) for f in feature_set.flags]
+    if not derived:
+        return windowed
+    indented = windowed.replace("\n", "\n    ")
+    derived_list = ",\n    ".join(["*", *derived])
+    return f"WITH windowed AS (\n    {indented}\n)\nSELECT\n    {derived_list}\nFROM windowed"
+
+
+def duckdb_sql(feature_set: FeatureSet, source: str = "transactions") -> str:
+    return batch_sql(feature_set, DUCKDB, source)
+
+
+def spark_sql(feature_set: FeatureSet, source: str = "transactions") -> str:
+    """Spark SQL for a batch backfill (SageMaker Processing or EMR), e.g. the 1-week feature group."""
+    return batch_sql(feature_set, SPARK, source)
+
+
+def flink_sql(feature_set: FeatureSet, window: Window, source: str = "transactions", sink: str | None = None) -> str:
+    """Flink SQL computing the aggregates of one window on a stream (e.g. the 10-minute card features).
+
+    Flink streaming OVER windows must all be identical in one SELECT and end at CURRENT ROW, so one statement
+    covers one undelayed window; ratios (which mix windows) are computed by the scoring handler instead.
+    The source table must declare `feature_set.timestamp` as its event-time attribute (with a watermark).
+    """
+    if window.delay:
+        raise ValueError(f"window {window.label!r} is delayed; Flink OVER windows must end at CURRENT ROW")
+    aggregates = tuple(a for a in feature_set.aggregates if a.window == window)
+    keys = {a.key for a in aggregates}
+    if len(keys) != 1:
+        raise ValueError(f"window {window.label!r} must have aggregates over exactly one key, got {sorted(keys)}")
+    select = _windowed_select(feature_set, FLINK, source, [*keys, feature_set.timestamp], aggregates)
+    return select if sink is None else f"INSERT INTO {sink}\n{select}"

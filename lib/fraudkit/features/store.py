@@ -1,0 +1,48 @@
+"""Features on disk: `settings.data_dir / kind / features.parquet`, rebuilt only when the data changed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from fraudkit.config import Settings
+from fraudkit.features.compute import compute_features
+from fraudkit.features.spec import FEATURE_SETS
+
+FEATURES_FILE = "features.parquet"
+TRANSACTIONS_FILE = "transactions.parquet"
+
+
+def write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
+    """Write to a temporary name next to `path`, then rename: readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        frame.write_parquet(partial)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def build_features_file(kind: str, source: Path, target: Path, engine: str = "polars") -> Path:
+    """Read the transactions at `source`, compute the `kind` features, write them (all columns) to `target`."""
+    if kind not in FEATURE_SETS:
+        raise ValueError(f"kind={kind!r} is not one of {tuple(FEATURE_SETS)}")
+    features = compute_features(pl.read_parquet(source), FEATURE_SETS[kind], engine)
+    write_parquet_atomically(features, target)
+    return target
+
+
+def ensure_features(kind: str, settings: Settings, engine: str = "polars") -> Path:
+    """The features file of `kind` ("cards" or "handbook") at the settings' scale, computed if absent or stale."""
+    from data_gen import ensure_dataset  # the data stage: generates the transactions if they are absent
+
+    if kind not in FEATURE_SETS:
+        raise ValueError(f"kind={kind!r} is not one of {tuple(FEATURE_SETS)}")
+    source = ensure_dataset(kind, settings) / TRANSACTIONS_FILE
+    target = settings.data_dir / kind / FEATURES_FILE
+    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+        return target
+    return build_features_file(kind, source, target, engine)
