@@ -1,0 +1,389 @@
+"""Feature Store state and rules: feature groups (control plane) and records (runtime).
+
+The handlers in `responses.py` translate between wire parameters and these methods. Records keep
+their values as the wire strings in the online store (GetRecord returns what PutRecord sent) and
+as typed columns in the offline store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import polars as pl
+
+from fraudkit.emulator.core import AwsError, EmulatorState, backend, not_found, validation_error
+from fraudkit.emulator.featurestore.groups import (
+    TRANSITION_SECONDS,
+    FeatureGroup,
+    check_create_request,
+    check_definitions,
+    check_scalar,
+    parse_event_time,
+    ttl_seconds,
+    typed,
+)
+from fraudkit.emulator.featurestore.offline import EVENT_SECONDS, POLARS_TYPES, OfflineStore, offline_schema
+from fraudkit.emulator.featurestore.online import OnlineStore, StoredRecord
+from fraudkit.storage import local_object_path
+
+ONLINE, OFFLINE = "OnlineStore", "OfflineStore"
+Values = dict[str, Any]  # feature name -> wire string, or list of strings for a collection
+
+
+def runtime_not_found(message: str) -> AwsError:
+    return AwsError("ResourceNotFound", message, 404)
+
+
+class FeatureStoreBackend:
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+        root = state.state_dir / "emulator"
+        self.online = OnlineStore(root / "featurestore.db")
+        self.offline = OfflineStore(root)
+        self._groups = {doc["name"]: FeatureGroup(**doc) for doc in self.online.load_groups()}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.offline.close()
+        self.online.close()
+
+    # ------------------------------------------------------------------ control plane
+    def arn(self, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.state.region}:{self.state.account_id}:feature-group/{name.lower()}"
+
+    def create_group(self, params: dict[str, Any]) -> FeatureGroup:
+        check_create_request(params)
+        name = params["FeatureGroupName"]
+        now = time.time()
+        with self._lock:
+            self._purge_deleted(now)
+            if name in self._groups:
+                raise AwsError("ResourceInUse", f"Resource Already Exists: FeatureGroup with name {name} already exists")
+            online = dict(params["OnlineStoreConfig"]) if params.get("OnlineStoreConfig") else None
+            if online is not None:
+                online.setdefault("StorageType", "Standard")
+            group = FeatureGroup(
+                name=name,
+                arn=self.arn(name),
+                record_identifier=params["RecordIdentifierFeatureName"],
+                event_time=params["EventTimeFeatureName"],
+                definitions=list(params["FeatureDefinitions"]),
+                online_config=online,
+                offline_config=self._resolve_offline(name, params.get("OfflineStoreConfig"), now),
+                throughput=params.get("ThroughputConfig") or {"ThroughputMode": "OnDemand"},
+                role_arn=params.get("RoleArn"),
+                description=params.get("Description"),
+                tags=list(params.get("Tags") or []),
+                creation_time=now,
+                last_modified_time=now,
+            )
+            self._save(group)
+        return group
+
+    def _resolve_offline(self, name: str, config: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
+        """ResolvedOutputS3Uri and the Glue table names, as the service fills them in."""
+        if config is None:
+            return None
+        resolved = dict(config)
+        s3 = dict(config["S3StorageConfig"])
+        epoch = int(now)
+        base = s3["S3Uri"].rstrip("/")
+        s3["ResolvedOutputS3Uri"] = (
+            f"{base}/{self.state.account_id}/sagemaker/{self.state.region}/offline-store/{name}-{epoch}/data"
+        )
+        resolved["S3StorageConfig"] = s3
+        try:
+            local_object_path(self.offline.emulator_dir, s3["ResolvedOutputS3Uri"])
+        except ValueError:
+            raise validation_error(f"S3Uri {base[:200]} must be an s3://bucket/prefix URI") from None
+        if not config.get("DisableGlueTableCreation"):
+            resolved.setdefault(
+                "DataCatalogConfig",
+                {
+                    "TableName": f"{name.replace('-', '_').lower()}_{epoch}",
+                    "Catalog": "AwsDataCatalog",
+                    "Database": "sagemaker_featurestore",
+                },
+            )
+        resolved.setdefault("TableFormat", "Glue")
+        return resolved
+
+    def _save(self, group: FeatureGroup) -> None:
+        self._groups[group.name] = group
+        self.online.save_group(group.name, group.to_dict())
+
+    def _purge_deleted(self, now: float) -> None:
+        """Finish deletions whose Deleting phase is over (caller holds the lock)."""
+        for name in [n for n, g in self._groups.items() if g.deleting_since and now - g.deleting_since >= TRANSITION_SECONDS]:
+            self.offline.flush(name)
+            self.online.drop_group(name)
+            del self._groups[name]
+
+    def group(self, name_or_arn: str, *, runtime: bool = False) -> FeatureGroup:
+        """The feature group by name or ARN; ResourceNotFound (404 on the runtime) when absent."""
+        name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+        now = time.time()
+        with self._lock:
+            self._purge_deleted(now)
+            group = self._groups.get(name)
+            if group is None and name_or_arn.startswith("arn:"):
+                group = next((g for g in self._groups.values() if g.arn == name_or_arn), None)
+        if group is None or (runtime and group.status(now) == "Deleting"):
+            message = f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}"
+            raise runtime_not_found(message) if runtime else not_found(message)
+        if runtime and group.status(now) != "Created":
+            raise validation_error(f"FeatureGroup {name} is in status {group.status(now)}: wait until it is Created")
+        return group
+
+    def list_groups(self) -> list[FeatureGroup]:
+        with self._lock:
+            self._purge_deleted(time.time())
+            return list(self._groups.values())
+
+    def update_group(self, params: dict[str, Any]) -> FeatureGroup:
+        group = self.group(params["FeatureGroupName"])
+        changes: dict[str, Any] = {"last_modified_time": time.time()}
+        additions = params.get("FeatureAdditions")
+        if additions:
+            storage = (group.online_config or {}).get("StorageType")
+            check_definitions(additions, set(group.types), storage)
+            changes["definitions"] = group.definitions + list(additions)
+        online_update = params.get("OnlineStoreConfig")
+        if online_update:
+            if group.online_config is None:
+                raise validation_error(f"FeatureGroup {group.name} has no online store to update")
+            online = dict(group.online_config)
+            if "TtlDuration" in online_update:
+                ttl = online_update["TtlDuration"]
+                if ttl_seconds(ttl) is None:
+                    online.pop("TtlDuration", None)
+                else:
+                    online["TtlDuration"] = ttl
+            if "StorageType" in online_update:
+                online["StorageType"] = online_update["StorageType"]
+            changes["online_config"] = online
+        if params.get("ThroughputConfig"):
+            changes["throughput"] = {**group.throughput, **params["ThroughputConfig"]}
+        updated = replace(group, **changes)
+        with self._lock:
+            self._save(updated)
+        return updated
+
+    def delete_group(self, name: str) -> None:
+        group = self.group(name)
+        if group.deleting_since is None:
+            with self._lock:
+                self._save(replace(group, deleting_since=time.time()))
+
+    def update_feature_metadata(self, params: dict[str, Any]) -> None:
+        group = self.group(params["FeatureGroupName"])
+        feature = params["FeatureName"]
+        if feature not in group.types:
+            raise not_found(f"Feature {feature} is not in FeatureGroup {group.name}")
+        meta = dict(group.feature_metadata.get(feature, {}))
+        parameters = dict(meta.get("Parameters", {}))
+        for key in params.get("ParameterRemovals") or []:
+            parameters.pop(key, None)
+        for pair in params.get("ParameterAdditions") or []:
+            parameters[pair["Key"]] = pair["Value"]
+        if len(parameters) > 25:
+            raise validation_error("A feature holds at most 25 parameters")
+        if "Description" in params:
+            meta["Description"] = params["Description"]
+        meta.update(Parameters=parameters, LastModifiedTime=time.time())
+        with self._lock:
+            self._save(replace(group, feature_metadata={**group.feature_metadata, feature: meta}))
+
+    # ------------------------------------------------------------------ records
+    def parse_values(self, group: FeatureGroup, record: Sequence[dict[str, Any]], *, complete: bool = True) -> Values:
+        """Check a Record against the definitions: known, unique names; types; collections."""
+        types, collections = group.types, group.collections
+        values: Values = {}
+        for item in record:
+            name = item["FeatureName"]
+            kind = types.get(name)
+            if kind is None:
+                raise validation_error(f"Feature {name} is not defined in FeatureGroup {group.name}")
+            if name in values:
+                raise validation_error(f"Feature {name} appears more than once in the record")
+            scalar, many = item.get("ValueAsString"), item.get("ValueAsStringList")
+            if (scalar is None) == (many is None):
+                raise validation_error(f"Feature {name} needs exactly one of ValueAsString or ValueAsStringList")
+            if name in collections:
+                if many is None:
+                    raise validation_error(f"Feature {name} is a {collections[name]}: use ValueAsStringList")
+                for element in many:
+                    check_scalar(element, kind, name)
+                values[name] = list(many)
+            else:
+                if scalar is None:
+                    raise validation_error(f"Feature {name} is not a collection: use ValueAsString")
+                check_scalar(scalar, kind, name)
+                values[name] = scalar
+        if complete:
+            for required in (group.record_identifier, group.event_time):
+                if not values.get(required):
+                    raise validation_error(f"The record must contain a value for {required}")
+        return values
+
+    def targets(self, group: FeatureGroup, requested: Sequence[str] | None) -> set[str]:
+        enabled = {ONLINE} if group.online_enabled else set()
+        if group.offline_enabled:
+            enabled.add(OFFLINE)
+        if requested is None:
+            return enabled
+        for store in requested:
+            if store not in enabled:
+                raise validation_error(f"{store} is not enabled for FeatureGroup {group.name}")
+        return set(requested)
+
+    def _offline_row(self, group: FeatureGroup, values: Values, event_seconds: float, now: float, deleted: bool) -> dict[str, Any]:
+        types = group.types
+        row: dict[str, Any] = {
+            name: ([typed(v, types[name]) for v in value] if isinstance(value, list) else typed(value, types[name]))
+            for name, value in values.items()
+        }
+        row.update(api_invocation_time=int(now * 1_000_000), is_deleted=deleted)
+        row[EVENT_SECONDS] = event_seconds
+        return row
+
+    def put_record(self, group: FeatureGroup, record: Sequence[dict[str, Any]], target_stores: Sequence[str] | None,
+                   ttl: dict[str, Any] | None) -> None:
+        values = self.parse_values(group, record)
+        event_seconds = parse_event_time(values[group.event_time], group.types[group.event_time], group.event_time)
+        stores = self.targets(group, target_stores)
+        now = time.time()
+        if ONLINE in stores:
+            ttl_after = ttl_seconds(ttl) if ttl else group.default_ttl
+            expires = event_seconds + ttl_after if ttl_after is not None else None
+            self.online.put(group.name, values[group.record_identifier], event_seconds, values, expires)
+        if OFFLINE in stores:
+            self.offline.append(group, self._offline_row(group, values, event_seconds, now, deleted=False))
+
+    def get_records(self, group: FeatureGroup, record_ids: Sequence[str], names: Sequence[str] | None) -> dict[str, tuple[StoredRecord, list[dict[str, Any]]]]:
+        """Visible online records by id, each with its Record (projected on `names`, nulls left out)."""
+        if not group.online_enabled:
+            raise validation_error(f"The online store is not enabled for FeatureGroup {group.name}")
+        order = list(group.types)
+        if names:
+            unknown = [n for n in names if n not in group.types]
+            if unknown:
+                raise validation_error(f"Features {', '.join(unknown)} are not defined in FeatureGroup {group.name}")
+            order = [n for n in order if n in set(names)]
+        if len(record_ids) == 1:  # the GetRecord path: a point lookup
+            one = self.online.get(group.name, record_ids[0])
+            stored = {record_ids[0]: one} if one else {}
+        else:
+            stored = self.online.get_many(group.name, record_ids)
+        now = time.time()
+        result = {}
+        for rid, rec in stored.items():
+            if rec.visible(now):
+                result[rid] = (rec, [_feature_value(n, rec.features[n]) for n in order if rec.features.get(n) is not None])
+        return result
+
+    def delete_record(self, group: FeatureGroup, rid: str, event_text: str, target_stores: Sequence[str] | None,
+                      mode: str) -> None:
+        event_seconds = parse_event_time(event_text, group.types[group.event_time], group.event_time)
+        stores = self.targets(group, target_stores)
+        if ONLINE in stores:
+            if mode == "HardDelete":
+                if self.online.hard_delete(group.name, rid, event_seconds) is False:
+                    raise validation_error(
+                        "EventTime: the delete's EventTime is older than the stored record's; nothing was deleted"
+                    )
+            else:
+                kept = {group.record_identifier: rid, group.event_time: event_text}
+                self.online.soft_delete(group.name, rid, event_seconds, kept)
+        if OFFLINE in stores:
+            marker = {group.record_identifier: rid, group.event_time: event_text}
+            self.offline.append(group, self._offline_row(group, marker, event_seconds, time.time(), deleted=True))
+
+    def update_record(self, group: FeatureGroup, rid: str, features: Sequence[dict[str, Any]],
+                      target_stores: Sequence[str] | None, ttl: dict[str, Any] | None) -> None:
+        """Partial update of an existing online record (Standard_V2 / InMemory stores only)."""
+        if (group.online_config or {}).get("StorageType") not in ("Standard_V2", "InMemory"):
+            raise validation_error("UpdateRecord needs an online store of StorageType Standard_V2 or InMemory")
+        if len(features) > 100:
+            raise validation_error("UpdateRecord accepts at most 100 features per call")
+        changes = self.parse_values(group, features, complete=False)
+        if changes.get(group.record_identifier, rid) != rid:
+            raise validation_error("Features must not change the record identifier")
+        if ttl and group.event_time not in changes:
+            raise validation_error("TtlDuration needs the event time feature among Features")
+        stores = self.targets(group, target_stores)
+        current = self.online.get(group.name, rid) if ONLINE in stores or OFFLINE in stores else None
+        if current is None or not current.visible(time.time()):
+            raise runtime_not_found(f"Record {rid} does not exist in FeatureGroup {group.name}")
+        event_seconds = current.event_time
+        if group.event_time in changes:
+            event_seconds = parse_event_time(changes[group.event_time], group.types[group.event_time], group.event_time)
+            if event_seconds < current.event_time:
+                raise AwsError("ConflictException", "EventTime is older than the record's current EventTime", 409)
+        expires = current.expires_at
+        if ttl:
+            expires = event_seconds + (ttl_seconds(ttl) or 0)
+        merged = replace(current, features={**current.features, **changes}, event_time=event_seconds, expires_at=expires)
+        if ONLINE in stores and not self.online.update(group.name, rid, merged):
+            raise AwsError("ConflictException", "The record changed concurrently; retry with a newer EventTime", 409)
+        if OFFLINE in stores:
+            self.offline.append(group, self._offline_row(group, merged.features, event_seconds, time.time(), deleted=False))
+
+    def bulk_ingest(self, group: FeatureGroup, frame: pl.DataFrame) -> dict[str, int]:
+        """The local bulk path: typed columns in; latest row per id to the online store, all rows offline."""
+        unknown = [c for c in frame.columns if c not in group.types]
+        missing = [c for c in (group.record_identifier, group.event_time) if c not in frame.columns]
+        if unknown or missing:
+            raise validation_error(f"Columns not in FeatureGroup {group.name}: {unknown}; required but missing: {missing}")
+        if group.collections:
+            raise validation_error("The bulk path does not take collection features; use PutRecord")
+        try:
+            frame = frame.cast({c: POLARS_TYPES[group.types[c]] for c in frame.columns}, strict=True)
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as err:
+            raise validation_error(f"A column does not hold its feature type: {str(err)[:200]}") from None
+        event = pl.col(group.event_time)
+        if group.types[group.event_time] == "String":
+            seconds = event.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", strict=False).dt.epoch("us") / 1e6
+        else:
+            seconds = event
+        frame = frame.with_columns(seconds.alias(EVENT_SECONDS))
+        if frame[EVENT_SECONDS].null_count() or frame[group.record_identifier].null_count():
+            raise validation_error(f"Every row needs a valid {group.event_time} and {group.record_identifier}")
+        online_rows = 0
+        if group.online_enabled:
+            latest = frame.sort(EVENT_SECONDS, maintain_order=True).unique(group.record_identifier, keep="last")
+            default_ttl = group.default_ttl
+            as_text = latest.select(
+                pl.col(group.record_identifier).cast(pl.Utf8),
+                pl.col(EVENT_SECONDS),
+                pl.struct([pl.col(c).cast(pl.Utf8) for c in frame.columns if c != EVENT_SECONDS]).struct.json_encode(),
+                (pl.col(EVENT_SECONDS) + default_ttl) if default_ttl else pl.lit(None, pl.Float64),
+            )
+            online_rows = self.online.put_many(group.name, ((r, t, f.encode(), e) for r, t, f, e in as_text.iter_rows()))
+        offline_rows = 0
+        if group.offline_enabled:
+            now_us = int(time.time() * 1_000_000)
+            schema = offline_schema(group)
+            full = frame.with_columns(
+                [pl.lit(None, schema[c]).alias(c) for c in schema if c not in frame.columns and c not in ("write_time",)]
+            ).with_columns(
+                api_invocation_time=pl.lit(now_us).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+                is_deleted=pl.lit(False),
+            )
+            offline_rows = self.offline.write(group, full)
+        return {"OnlineRecords": online_rows, "OfflineRows": offline_rows}
+
+
+def _feature_value(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, list):
+        return {"FeatureName": name, "ValueAsStringList": value}
+    return {"FeatureName": name, "ValueAsString": value}
+
+
+@backend("featurestore")
+def _feature_store(state: EmulatorState) -> FeatureStoreBackend:
+    return FeatureStoreBackend(state)

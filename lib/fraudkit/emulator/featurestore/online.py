@@ -1,0 +1,174 @@
+"""The durable online store: one SQLite database in WAL mode, feature-group documents included.
+
+Why SQLite: it survives a server restart (and a crash: WAL with synchronous=NORMAL loses nothing
+a committed transaction wrote, short of power loss), and the event-time rule is one atomic upsert
+("replace only if the new event time is >= the stored one"), so concurrent writers cannot lose
+the newest record. One connection guarded by a lock: SQLite serialises writers anyway.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feature_groups (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    fg TEXT NOT NULL,
+    rid TEXT NOT NULL,
+    event_time REAL NOT NULL,
+    features BLOB NOT NULL,
+    expires_at REAL,
+    soft_deleted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (fg, rid)
+) WITHOUT ROWID;
+"""
+
+UPSERT = """
+INSERT INTO records (fg, rid, event_time, features, expires_at, soft_deleted) VALUES (?, ?, ?, ?, ?, 0)
+ON CONFLICT (fg, rid) DO UPDATE SET
+    event_time = excluded.event_time, features = excluded.features,
+    expires_at = excluded.expires_at, soft_deleted = 0
+WHERE excluded.event_time >= records.event_time
+"""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    record_id: str
+    event_time: float
+    features: dict[str, Any]  # feature name -> wire string (or list of strings for collections)
+    expires_at: float | None
+    soft_deleted: bool
+
+    def visible(self, now: float) -> bool:
+        return not self.soft_deleted and (self.expires_at is None or self.expires_at > now)
+
+
+def _record(row: Sequence[Any]) -> StoredRecord:
+    rid, event_time, features, expires_at, soft_deleted = row
+    return StoredRecord(rid, event_time, orjson.loads(features), expires_at, bool(soft_deleted))
+
+
+class OnlineStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- feature-group documents --
+    def save_group(self, name: str, doc: dict[str, Any]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO feature_groups VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc",
+                (name, orjson.dumps(doc)),
+            )
+
+    def load_groups(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [orjson.loads(doc) for (doc,) in self._conn.execute("SELECT doc FROM feature_groups")]
+
+    def drop_group(self, name: str) -> None:
+        """Remove a feature group and its online records in one transaction."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("DELETE FROM records WHERE fg = ?", (name,))
+            self._conn.execute("DELETE FROM feature_groups WHERE name = ?", (name,))
+            self._conn.execute("COMMIT")
+
+    # -- records --
+    def put(self, fg: str, rid: str, event_time: float, features: dict[str, Any], expires_at: float | None) -> bool:
+        """Write unless a newer record is stored; True when the online row changed."""
+        with self._lock:
+            cursor = self._conn.execute(UPSERT, (fg, rid, event_time, orjson.dumps(features), expires_at))
+            return cursor.rowcount > 0
+
+    def put_many(self, fg: str, rows: Iterable[tuple[str, float, bytes, float | None]]) -> int:
+        """Bulk upsert of (rid, event_time, features JSON, expires_at), same event-time rule, one transaction."""
+        with self._lock:
+            before = self._conn.total_changes
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(UPSERT, ((fg, *row) for row in rows))
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            return self._conn.total_changes - before
+
+    def get(self, fg: str, rid: str) -> StoredRecord | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT rid, event_time, features, expires_at, soft_deleted FROM records WHERE fg = ? AND rid = ?",
+                (fg, rid),
+            ).fetchone()
+        return _record(row) if row else None
+
+    def get_many(self, fg: str, rids: Sequence[str]) -> dict[str, StoredRecord]:
+        marks = ",".join("?" * len(rids))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT rid, event_time, features, expires_at, soft_deleted FROM records "
+                f"WHERE fg = ? AND rid IN ({marks})",
+                (fg, *rids),
+            ).fetchall()
+        return {row[0]: _record(row) for row in rows}
+
+    def soft_delete(self, fg: str, rid: str, event_time: float, kept: dict[str, Any]) -> bool:
+        """Null the features (keeping `kept`) if the delete is not older than the stored record."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE records SET soft_deleted = 1, features = ?, event_time = ? "
+                "WHERE fg = ? AND rid = ? AND event_time <= ?",
+                (orjson.dumps(kept), event_time, fg, rid, event_time),
+            )
+            return cursor.rowcount > 0
+
+    def hard_delete(self, fg: str, rid: str, event_time: float) -> bool | None:
+        """Remove the row; True when removed, None when absent, False when the stored one is newer."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            row = self._conn.execute("SELECT event_time FROM records WHERE fg = ? AND rid = ?", (fg, rid)).fetchone()
+            if row is not None and row[0] <= event_time:
+                self._conn.execute("DELETE FROM records WHERE fg = ? AND rid = ?", (fg, rid))
+            self._conn.execute("COMMIT")
+        return None if row is None else row[0] <= event_time
+
+    def update(self, fg: str, rid: str, record: StoredRecord) -> bool:
+        """Replace a row read earlier, only if nobody wrote a newer one meanwhile (optimistic check)."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE records SET features = ?, event_time = ?, expires_at = ? "
+                "WHERE fg = ? AND rid = ? AND soft_deleted = 0 AND event_time <= ?",
+                (orjson.dumps(record.features), record.event_time, record.expires_at, fg, rid, record.event_time),
+            )
+            return cursor.rowcount > 0
+
+    def list_ids(self, fg: str, after: str | None, limit: int, include_soft_deleted: bool, now: float) -> list[str]:
+        query = "SELECT rid FROM records WHERE fg = ? AND rid > ? AND (expires_at IS NULL OR expires_at > ?)"
+        if not include_soft_deleted:
+            query += " AND soft_deleted = 0"
+        with self._lock:
+            rows = self._conn.execute(query + " ORDER BY rid LIMIT ?", (fg, after or "", now, limit)).fetchall()
+        return [rid for (rid,) in rows]
+
+    def count(self, fg: str) -> tuple[int, int]:
+        """Number of rows and their stored bytes (for OnlineStoreTotalSizeBytes)."""
+        with self._lock:
+            rows, size = self._conn.execute(
+                "SELECT count(*), coalesce(sum(length(features) + length(rid)), 0) FROM records WHERE fg = ?", (fg,)
+            ).fetchone()
+        return int(rows), int(size)

@@ -1,0 +1,573 @@
+"""The AWS wire protocols, driven by botocore's service models.
+
+Requests are routed (X-Amz-Target for JSON 1.1, the models' requestUri templates for REST-JSON),
+parsed and validated against the operation's input shape, and responses are serialised from the
+output shape, so the emulator speaks exactly what unmodified boto3, the AWS CLI and the `sagemaker`
+SDK send and expect. Validators and serialisers are compiled once per shape: this code runs on
+every call of the latency benchmark.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from urllib.parse import unquote
+
+import botocore.session
+import orjson
+import regex
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from fraudkit.emulator.core import AwsError, EmulatorState, RequestContext, handler_for
+
+# Services the emulator answers, in routing order for REST paths (most specific first).
+JSON_SERVICES = ("sagemaker",)
+REST_SERVICES = ("sagemaker-runtime", "sagemaker-featurestore-runtime")
+
+Parser = Callable[[Any, str, list[str]], Any]
+Serializer = Callable[[Any], Any]
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str  # raw (percent-encoded) path without the query string
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class SerializationError(AwsError):
+    """The request body is not what the protocol allows (garbage JSON, wrong JSON types)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("SerializationException", message, 400)
+
+
+@cache
+def service_model(name: str) -> ServiceModel:
+    return botocore.session.get_session().get_service_model(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation of inputs: one compiled parser per shape
+# ---------------------------------------------------------------------------------------------
+
+
+@cache
+def _compiled_pattern(pattern: str) -> regex.Pattern[str] | None:
+    """Java-flavoured model patterns compiled with `regex` (\\p{L} etc.); None if untranslatable."""
+    try:
+        return regex.compile(pattern, regex.DOTALL | regex.V1)
+    except regex.error:
+        return None
+
+
+def _member_path(path: str, name: str) -> str:
+    member = name[:1].lower() + name[1:]
+    return f"{path}.{member}" if path else member
+
+
+def _fail(errors: list[str], value: Any, path: str, constraint: str) -> None:
+    shown = value if isinstance(value, str | int | float) else type(value).__name__
+    if isinstance(shown, str) and len(shown) > 80:
+        shown = shown[:77] + "..."
+    errors.append(f"Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}")
+
+
+def _string_parser(shape: Shape) -> Parser:
+    meta = shape.metadata
+    low, high, enum = meta.get("min"), meta.get("max"), meta.get("enum")
+    raw_pattern = meta.get("pattern")
+    pattern = None if raw_pattern in (None, ".*", ".+") else _compiled_pattern(raw_pattern)
+
+    def parse(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, str):
+            raise SerializationError(f"Expected a string at '{path}', got {type(value).__name__}")
+        if low is not None and len(value) < low:
+            _fail(errors, value, path, f"Member must have length greater than or equal to {low}")
+        elif high is not None and len(value) > high:
+            _fail(errors, value, path, f"Member must have length less than or equal to {high}")
+        elif enum and value not in enum:
+            _fail(errors, value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        elif pattern is not None and pattern.fullmatch(value) is None:
+            _fail(errors, value, path, f"Member must satisfy regular expression pattern: {raw_pattern}")
+        return value
+
+    return parse
+
+
+def _number_parser(shape: Shape) -> Parser:
+    integral = shape.type_name in ("integer", "long")
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+
+    def parse(value: Any, path: str, errors: list[str]) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float) or (integral and not isinstance(value, int)):
+            raise SerializationError(f"Expected a {shape.type_name} at '{path}', got {value!r:.40}")
+        if low is not None and value < low:
+            _fail(errors, value, path, f"Member must have value greater than or equal to {low}")
+        elif high is not None and value > high:
+            _fail(errors, value, path, f"Member must have value less than or equal to {high}")
+        return value
+
+    return parse
+
+
+def _boolean_parser(value: Any, path: str, errors: list[str]) -> Any:
+    if not isinstance(value, bool):
+        raise SerializationError(f"Expected a boolean at '{path}', got {value!r:.40}")
+    return value
+
+
+def _timestamp_parser(value: Any, path: str, errors: list[str]) -> Any:
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        if isinstance(value, str):
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise SerializationError(f"Expected a timestamp at '{path}', got {value!r:.40}")
+
+
+def _blob_parser(value: Any, path: str, errors: list[str]) -> Any:
+    if isinstance(value, bytes):
+        return value
+    try:
+        return base64.b64decode(value, validate=True)
+    except (TypeError, ValueError, binascii.Error):
+        raise SerializationError(f"Expected base64 data at '{path}'") from None
+
+
+def _length_check(value: Any, path: str, errors: list[str], shape: Shape) -> None:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and len(value) < low:
+        _fail(errors, value, path, f"Member must have length greater than or equal to {low}")
+    elif high is not None and len(value) > high:
+        _fail(errors, value, path, f"Member must have length less than or equal to {high}")
+
+
+def _list_parser(shape: Shape) -> Parser:
+    member = parser_for(shape.member)  # type: ignore[attr-defined]
+
+    def parse(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, list):
+            raise SerializationError(f"Expected a list at '{path}'")
+        _length_check(value, path, errors, shape)
+        return [member(item, f"{path}.{i}", errors) for i, item in enumerate(value, 1)]
+
+    return parse
+
+
+def _map_parser(shape: Shape) -> Parser:
+    key_parser, value_parser = parser_for(shape.key), parser_for(shape.value)  # type: ignore[attr-defined]
+
+    def parse(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, dict):
+            raise SerializationError(f"Expected an object at '{path}'")
+        _length_check(value, path, errors, shape)
+        return {key_parser(k, path, errors): value_parser(v, f"{path}.{k}", errors) for k, v in value.items()}
+
+    return parse
+
+
+def _structure_parser(shape: Shape) -> Parser:
+    members = {name: parser_for(m) for name, m in shape.members.items()}  # type: ignore[attr-defined]
+    required = shape.required_members
+    is_union = bool(shape.metadata.get("union"))
+
+    def parse(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, dict):
+            raise SerializationError(f"Expected an object at '{path or 'body'}'")
+        parsed = {}
+        for name, item in value.items():
+            member = members.get(name)
+            if member is not None and item is not None:
+                parsed[name] = member(item, _member_path(path, name), errors)
+        for name in required:
+            if name not in parsed:
+                _fail(errors, "null", _member_path(path, name), "Member must not be null")
+        if is_union and len(parsed) != 1:
+            errors.append(f"Exactly one member of '{path}' must be set")
+        return parsed
+
+    return parse
+
+
+_PARSERS: dict[int, Parser] = {}
+
+
+def parser_for(shape: Shape) -> Parser:
+    """A function that checks a JSON value against `shape`, appending constraint violations to errors.
+
+    Compiled once per shape; a recursive shape gets a trampoline while its parser is being built.
+    """
+    key = id(shape)
+    found = _PARSERS.get(key)
+    if found is None:
+        _PARSERS[key] = lambda value, path, errors: _PARSERS[key](value, path, errors)
+        found = _PARSERS[key] = _build_parser(shape)
+    return found
+
+
+def _build_parser(shape: Shape) -> Parser:
+    kind = shape.type_name
+    if kind == "structure":
+        return _structure_parser(shape)
+    if kind == "list":
+        return _list_parser(shape)
+    if kind == "map":
+        return _map_parser(shape)
+    if kind == "string":
+        return _string_parser(shape)
+    if kind in ("integer", "long", "float", "double"):
+        return _number_parser(shape)
+    if kind == "boolean":
+        return _boolean_parser
+    if kind == "timestamp":
+        return _timestamp_parser
+    if kind == "blob":
+        return _blob_parser
+    return lambda value, path, errors: value
+
+
+def _from_text(shape: Shape, text: str, path: str) -> Any:
+    """Convert a URI, query-string or header value to the Python type of its shape."""
+    kind = shape.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(text)
+        if kind in ("float", "double"):
+            return float(text)
+    except ValueError:
+        raise AwsError("ValidationException", f"Value '{text:.40}' at '{path}' is not a valid {kind}") from None
+    if kind == "boolean":
+        if text not in ("true", "false"):
+            raise AwsError("ValidationException", f"Value '{text:.40}' at '{path}' is not a valid boolean")
+        return text == "true"
+    if kind == "timestamp":
+        return _timestamp_parser(text, path, [])
+    return text
+
+
+def raise_if_invalid(errors: list[str]) -> None:
+    if errors:
+        count = len(errors)
+        noun = "error" if count == 1 else "errors"
+        raise AwsError("ValidationException", f"{count} validation {noun} detected: " + "; ".join(errors))
+
+
+# ---------------------------------------------------------------------------------------------
+# Serialisation of outputs: one compiled serialiser per shape
+# ---------------------------------------------------------------------------------------------
+
+
+def _timestamp_value(value: Any) -> float:
+    return value.timestamp() if isinstance(value, dt.datetime) else float(value)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+_SERIALIZERS: dict[int, Serializer] = {}
+
+
+def serializer_for(shape: Shape) -> Serializer:
+    """A function that keeps only what `shape` defines and encodes timestamps/blobs for JSON."""
+    key = id(shape)
+    found = _SERIALIZERS.get(key)
+    if found is None:
+        _SERIALIZERS[key] = lambda value: _SERIALIZERS[key](value)
+        found = _SERIALIZERS[key] = _build_serializer(shape)
+    return found
+
+
+def _build_serializer(shape: Shape) -> Serializer:
+    kind = shape.type_name
+    if kind == "structure":
+        members = {name: serializer_for(m) for name, m in shape.members.items()}  # type: ignore[attr-defined]
+        plain = all(s is _identity for s in members.values())
+        if plain:
+            return lambda value: {k: v for k, v in value.items() if k in members and v is not None}
+        return lambda value: {k: members[k](v) for k, v in value.items() if k in members and v is not None}
+    if kind == "list":
+        item = serializer_for(shape.member)  # type: ignore[attr-defined]
+        return _identity if item is _identity else (lambda value: [item(v) for v in value])
+    if kind == "map":
+        map_value = serializer_for(shape.value)  # type: ignore[attr-defined]
+        return _identity if map_value is _identity else (lambda value: {k: map_value(v) for k, v in value.items()})
+    if kind == "timestamp":
+        return _timestamp_value
+    if kind == "blob":
+        return lambda value: base64.b64encode(value).decode()
+    return _identity
+
+
+# ---------------------------------------------------------------------------------------------
+# Routing
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    service: str
+    operation: OperationModel
+    method: str
+    pattern: re.Pattern[str]
+    literal_length: int
+
+
+def _compile_uri(request_uri: str) -> tuple[re.Pattern[str], int]:
+    path = request_uri.split("?", 1)[0]
+    out, literal = [], 0
+    for piece in re.split(r"(\{[^}]+\})", path):
+        if piece.startswith("{"):
+            name = piece[1:-1]
+            greedy = name.endswith("+")
+            out.append(f"(?P<{name.rstrip('+')}>{'.+' if greedy else '[^/]+'})")
+        else:
+            out.append(re.escape(piece))
+            literal += len(piece)
+    return re.compile("^" + "".join(out) + "$"), literal
+
+
+@cache
+def rest_routes() -> list[RestRoute]:
+    routes = []
+    for service in REST_SERVICES:
+        model = service_model(service)
+        for name in model.operation_names:
+            op = model.operation_model(name)
+            pattern, literal = _compile_uri(op.http["requestUri"])
+            routes.append(RestRoute(service, op, op.http["method"], pattern, literal))
+    return sorted(routes, key=lambda r: -r.literal_length)
+
+
+@cache
+def json_targets() -> dict[str, tuple[str, OperationModel]]:
+    targets = {}
+    for service in JSON_SERVICES:
+        model = service_model(service)
+        prefix = model.metadata["targetPrefix"]
+        for name in model.operation_names:
+            targets[f"{prefix}.{name}"] = (service, model.operation_model(name))
+    return targets
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests in, responses out
+# ---------------------------------------------------------------------------------------------
+
+
+def _json_body(body: bytes) -> Any:
+    if not body.strip():
+        return {}
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise SerializationError("The request body is not valid JSON") from None
+
+
+def parse_json_request(op: OperationModel, req: HttpRequest) -> dict[str, Any]:
+    if op.input_shape is None:
+        return {}
+    errors: list[str] = []
+    params = parser_for(op.input_shape)(_json_body(req.body), "", errors)
+    raise_if_invalid(errors)
+    return dict(params)
+
+
+def parse_rest_request(op: OperationModel, req: HttpRequest, uri_params: dict[str, str]) -> dict[str, Any]:
+    shape = op.input_shape
+    if shape is None:
+        return {}
+    params: dict[str, Any] = {}
+    errors: list[str] = []
+    payload_name = shape.serialization.get("payload")
+    body_members: dict[str, Shape] = {}
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        path = _member_path("", name)
+        if location == "uri":
+            if wire_name in uri_params:
+                params[name] = parser_for(member)(_from_text(member, unquote(uri_params[wire_name]), path), path, errors)
+        elif location == "querystring":
+            values = req.query.get(wire_name)
+            if values is not None:
+                if member.type_name == "list":
+                    converted: Any = [_from_text(member.member, v, path) for v in values]  # type: ignore[attr-defined]
+                else:
+                    converted = _from_text(member, values[0], path)
+                params[name] = parser_for(member)(converted, path, errors)
+        elif location == "header":
+            text = req.headers.get(wire_name.lower())
+            if text is not None:
+                params[name] = parser_for(member)(_from_text(member, text, path), path, errors)
+        elif location == "headers":
+            prefix = wire_name.lower()
+            found = {k[len(prefix) :]: v for k, v in req.headers.items() if k.startswith(prefix)}
+            if found:
+                params[name] = found
+        elif name == payload_name:
+            if member.type_name in ("blob", "string"):
+                params[name] = req.body if member.type_name == "blob" else req.body.decode("utf-8", "replace")
+            elif req.body.strip():
+                params[name] = parser_for(member)(_json_body(req.body), path, errors)
+        else:
+            body_members[name] = member
+    if body_members and payload_name is None:
+        body = _json_body(req.body)
+        if not isinstance(body, dict):
+            raise SerializationError("The request body must be a JSON object")
+        for name, member in body_members.items():
+            if body.get(name) is not None:
+                params[name] = parser_for(member)(body[name], _member_path("", name), errors)
+    for name in shape.required_members:
+        if name not in params:
+            _fail(errors, "null", _member_path("", name), "Member must not be null")
+    raise_if_invalid(errors)
+    return params
+
+
+def _error_shape_status(service: str, code: str) -> int | None:
+    model = service_model(service)
+    if code not in model.shape_names:
+        return None
+    error = model.shape_for(code).metadata.get("error", {})
+    status = error.get("httpStatusCode")
+    return int(status) if status is not None else None
+
+
+def error_response(service: str, err: AwsError, request_id: str) -> HttpResponse:
+    """An error answered as AWS does: x-amzn-ErrorType header, `__type` and `Message` in the body.
+
+    The runtime models name their validation error `ValidationError`; the control plane answers
+    `ValidationException`. Statuses come from the model's error shape when it defines one.
+    """
+    code = err.code
+    model = service_model(service) if service else None
+    if (
+        model is not None
+        and code == "ValidationException"
+        and "ValidationError" in model.shape_names
+        and code not in model.shape_names
+    ):
+        code = "ValidationError"
+    status = (_error_shape_status(service, code) if service else None) or err.status
+    protocol = model.metadata["protocol"] if model is not None else "rest-json"
+    content_type = "application/x-amz-json-1.1" if protocol == "json" else "application/json"
+    body = orjson.dumps({"__type": code, "Message": err.message, "message": err.message})
+    headers = [("Content-Type", content_type), ("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", code)]
+    return HttpResponse(status, body, headers)
+
+
+def serialize_json_response(op: OperationModel, output: dict[str, Any], request_id: str) -> HttpResponse:
+    body = orjson.dumps(serializer_for(op.output_shape)(output)) if op.output_shape is not None else b"{}"
+    return HttpResponse(
+        200, body, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", request_id)]
+    )
+
+
+def serialize_rest_response(op: OperationModel, output: dict[str, Any], request_id: str) -> HttpResponse:
+    headers = [("x-amzn-RequestId", request_id)]
+    shape = op.output_shape
+    if shape is None:
+        return HttpResponse(200, b"", [*headers, ("Content-Type", "application/json")])
+    status, body, content_type = 200, None, "application/json"
+    payload_name = shape.serialization.get("payload")
+    body_members = {}
+    for name, member in shape.members.items():
+        value = output.get(name)
+        location = member.serialization.get("location")
+        if location == "statusCode" and value is not None:
+            status = int(value)
+        elif location == "header" and value is not None:
+            header = member.serialization.get("name", name)
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            headers.append((header, text))
+            if header.lower() == "content-type":
+                content_type = text
+        elif name == payload_name:
+            if member.type_name == "blob":
+                body = bytes(value or b"")
+            elif member.type_name == "string":
+                body = str(value or "").encode()
+            elif value is not None:
+                body = orjson.dumps(serializer_for(member)(value))
+        elif value is not None and location is None:
+            body_members[name] = value
+    if body is None:
+        body = orjson.dumps(serializer_for(shape)(body_members)) if body_members or payload_name is None else b""
+    if not any(h.lower() == "content-type" for h, _ in headers):
+        headers.append(("Content-Type", content_type))
+    return HttpResponse(status, body, headers)
+
+
+Extension = Callable[[HttpRequest, EmulatorState], HttpResponse]
+
+
+class WireApp:
+    """The emulator as a function from an HTTP request to an HTTP response."""
+
+    def __init__(self, state: EmulatorState, extensions: dict[tuple[str, str], Extension] | None = None) -> None:
+        self.state = state
+        self.extensions = extensions or {}
+
+    def __call__(self, req: HttpRequest) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        service = ""
+        try:
+            extension = self.extensions.get((req.method, req.path))
+            if extension is not None:
+                return extension(req, self.state)
+            target = req.headers.get("x-amz-target")
+            if target is not None:
+                found = json_targets().get(target)
+                if found is None:
+                    raise AwsError("UnknownOperationException", f"Unknown operation {target:.100}", 400)
+                service, op = found
+                params = parse_json_request(op, req)
+                output = self._call(service, op, params, request_id)
+                return serialize_json_response(op, output, request_id)
+            service, op, uri_params = self._route(req)
+            params = parse_rest_request(op, req, uri_params)
+            output = self._call(service, op, params, request_id)
+            return serialize_rest_response(op, output, request_id)
+        except AwsError as err:
+            return error_response(service, err, request_id)
+        except Exception as exc:  # a bug of ours, never bad input: say so without killing the server
+            return error_response(service, AwsError("InternalFailure", f"{type(exc).__name__}: {exc}", 500), request_id)
+
+    def _route(self, req: HttpRequest) -> tuple[str, OperationModel, dict[str, str]]:
+        path_matched = False
+        for route in rest_routes():
+            match = route.pattern.match(req.path)
+            if match is None:
+                continue
+            path_matched = True
+            if route.method == req.method:
+                return route.service, route.operation, match.groupdict()
+        status = 405 if path_matched else 404
+        raise AwsError("UnknownOperationException", f"No operation for {req.method} {req.path[:100]}", status)
+
+    def _call(self, service: str, op: OperationModel, params: dict[str, Any], request_id: str) -> dict[str, Any]:
+        handler = handler_for(service, op.name)
+        if handler is None:
+            raise AwsError("UnknownOperationException", f"{op.name} is not supported by the local emulator", 400)
+        return handler(RequestContext(service, op.name, self.state, request_id), params) or {}
