@@ -1,0 +1,74 @@
+"""The model artifact in the format of SageMaker's built-in XGBoost container, plus a model card.
+
+`model.tar.gz` holds the booster as `xgboost-model` (JSON serialisation, which every XGBoost release
+since 1.0 reads); `model.json` next to it records the features in CSV column order, the threshold
+chosen on validation data and how the model was trained, so scoring code never guesses.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import xgboost as xgb
+
+from fraudkit.config import Settings
+from fraudkit.emulator.endpoints.container import MODEL_FILE, booster_from_tarball
+from fraudkit.model.training import TrainedModel
+
+ARTIFACT_NAME = "model.tar.gz"
+MODEL_CARD_NAME = "model.json"
+
+
+def model_path(settings: Settings, kind: str) -> Path:
+    """Where the artifact of the `kind` model lives (`settings.model_dir / kind / model.tar.gz`)."""
+    return settings.model_dir / kind / ARTIFACT_NAME
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def tarball_bytes(booster: xgb.Booster) -> bytes:
+    """The booster packed as the built-in container expects (reproducible: fixed mtime)."""
+    raw = bytes(booster.save_raw(raw_format="json"))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo(MODEL_FILE)
+        info.size = len(raw)
+        info.mtime = 0
+        archive.addfile(info, io.BytesIO(raw))
+    return buffer.getvalue()
+
+
+def save_model(model: TrainedModel, path: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write `model.tar.gz` and `model.json` (features, threshold, training facts) at `path`."""
+    _write_atomically(path, tarball_bytes(model.booster))
+    card = {
+        "features": model.features,
+        "threshold": model.threshold,
+        "config": model.config.name,
+        "params": model.config.params,
+        "num_rounds": model.num_rounds,
+        "validation": model.validation,
+        **(extra or {}),
+    }
+    _write_atomically(path.with_name(MODEL_CARD_NAME), json.dumps(card, indent=2, sort_keys=True).encode())
+    return path
+
+
+def load_booster(path: Path) -> xgb.Booster:
+    """The booster of a `model.tar.gz`, read exactly as the emulated container reads it."""
+    return booster_from_tarball(path.read_bytes())
+
+
+def load_model_card(path: Path) -> dict[str, Any]:
+    """The `model.json` written next to the artifact at `path`."""
+    card: dict[str, Any] = json.loads(path.with_name(MODEL_CARD_NAME).read_text())
+    return card
