@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from fraudkit.config import Settings
 
@@ -27,16 +27,14 @@ class StackNotReady(RuntimeError):
     """The aws backend cannot run: the message says what is missing and how to provide it."""
 
 
-def _describe_stack(settings: Settings) -> dict[str, Any]:
+def _describe_stack(settings: Settings, cloudformation: Any) -> dict[str, Any]:
     where = f"CloudFormation stack {settings.stack_name!r} in {settings.region}"
     try:
-        stacks = settings.client("cloudformation").describe_stacks(StackName=settings.stack_name)["Stacks"]
+        stacks = cloudformation.describe_stacks(StackName=settings.stack_name)["Stacks"]
     except NoCredentialsError:
         raise StackNotReady(
             f"backend 'aws' needs AWS credentials to read the {where}: run `aws configure` or set AWS_PROFILE"
         ) from None
-    except NoRegionError:
-        raise StackNotReady("backend 'aws' needs a region: set FRAUDKIT_REGION or AWS_DEFAULT_REGION") from None
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message", str(error))
         if "does not exist" in message:
@@ -50,9 +48,12 @@ def _describe_stack(settings: Settings) -> dict[str, Any]:
     return stack
 
 
-def read_stack_outputs(settings: Settings) -> dict[str, str]:
-    """The stack's outputs by key, plus `AccountId` (from the stack ARN); raises StackNotReady if unusable."""
-    stack = _describe_stack(settings)
+def read_stack_outputs(settings: Settings, cloudformation: Any | None = None) -> dict[str, str]:
+    """The stack's outputs by key, plus `AccountId` (from the stack ARN); raises StackNotReady if unusable.
+
+    `cloudformation` is the client to use (default: `settings.client("cloudformation")`).
+    """
+    stack = _describe_stack(settings, cloudformation or settings.client("cloudformation"))
     outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
     missing = sorted(set(STACK_OUTPUTS) - set(outputs))
     if missing:

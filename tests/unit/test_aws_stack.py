@@ -1,0 +1,97 @@
+"""Reading the AWS stack outputs: a clear stop naming what is missing, else settings filled from the stack.
+
+CloudFormation's answers come from botocore's Stubber, which validates each canned response against
+the real DescribeStacks output shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from fraudkit.aws.stack import STACK_OUTPUTS, StackNotReady, apply_stack_outputs, read_stack_outputs
+from fraudkit.config import Settings
+
+OUTPUT_VALUES = {
+    "OfflineStoreBucket": "workshop-offline-store-123",
+    "SageMakerRoleArn": "arn:aws:iam::123456789012:role/fraudkit-sagemaker",
+    "MskBootstrapServers": "b-1.msk.example:9098,b-2.msk.example:9098",
+}
+SETTINGS = Settings(backend="aws", stack_name="fraudkit-test")
+
+
+@pytest.fixture
+def cloudformation() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def _stack(status: str, outputs: dict[str, str]) -> dict[str, Any]:
+    return {
+        "Stacks": [
+            {
+                "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/fraudkit-test/0f1e2d3c",
+                "StackName": "fraudkit-test",
+                "CreationTime": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                "StackStatus": status,
+                "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()],
+            }
+        ]
+    }
+
+
+def test_missing_stack_names_the_stack_and_how_to_deploy_it(cloudformation: tuple[Any, Stubber]) -> None:
+    client, stubber = cloudformation
+    stubber.add_client_error(
+        "describe_stacks", "ValidationError", "Stack with id fraudkit-test does not exist", 400,
+        expected_params={"StackName": "fraudkit-test"},
+    )
+    with pytest.raises(StackNotReady, match=r"'fraudkit-test' in us-east-1, which does not exist.*cloudformation/"):
+        read_stack_outputs(SETTINGS, client)
+
+
+def test_stack_still_creating_is_not_ready(cloudformation: tuple[Any, Stubber]) -> None:
+    client, stubber = cloudformation
+    stubber.add_response("describe_stacks", _stack("CREATE_IN_PROGRESS", OUTPUT_VALUES))
+    with pytest.raises(StackNotReady, match="is CREATE_IN_PROGRESS, not ready"):
+        read_stack_outputs(SETTINGS, client)
+
+
+def test_stack_without_an_output_names_the_missing_output(cloudformation: tuple[Any, Stubber]) -> None:
+    client, stubber = cloudformation
+    partial = {key: value for key, value in OUTPUT_VALUES.items() if key != "MskBootstrapServers"}
+    stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE", partial))
+    with pytest.raises(StackNotReady, match=r"lacks the output\(s\) MskBootstrapServers"):
+        read_stack_outputs(SETTINGS, client)
+
+
+def test_outputs_fill_the_settings(cloudformation: tuple[Any, Stubber]) -> None:
+    client, stubber = cloudformation
+    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE", OUTPUT_VALUES))
+    outputs = read_stack_outputs(SETTINGS, client)
+    assert {key: outputs[key] for key in STACK_OUTPUTS} == OUTPUT_VALUES
+    assert outputs["AccountId"] == "123456789012"
+    settings = apply_stack_outputs(SETTINGS, outputs)
+    assert settings.offline_store_bucket == "workshop-offline-store-123"
+    assert settings.kafka_bootstrap_servers == "b-1.msk.example:9098,b-2.msk.example:9098"
+    assert settings.extra["sagemaker_role_arn"] == OUTPUT_VALUES["SageMakerRoleArn"]
+    assert settings.account_id == "123456789012"
+
+
+def test_missing_credentials_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(StackNotReady, match=r"needs AWS credentials.*aws configure"):
+        read_stack_outputs(SETTINGS)
