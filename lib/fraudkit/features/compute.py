@@ -21,7 +21,7 @@ _ENGINE_FUNCTIONS: dict[str, Callable[[pl.DataFrame, FeatureSet], pl.DataFrame]]
 
 
 class FeatureInputError(ValueError):
-    """The transactions table lacks a column the features need, or holds nulls where a key or time is needed."""
+    """The transactions table lacks a column the features need, has the wrong type, or holds nulls/NaNs."""
 
 
 def output_schema(feature_set: FeatureSet) -> dict[str, pl.DataType]:
@@ -35,7 +35,7 @@ def output_schema(feature_set: FeatureSet) -> dict[str, pl.DataType]:
 
 
 def validate_input(df: pl.DataFrame, feature_set: FeatureSet) -> None:
-    """Raise FeatureInputError naming the first problem (missing column, wrong type, null key or time)."""
+    """Raise FeatureInputError naming the first problem (missing column, wrong type, null or NaN value)."""
     missing = [c for c in feature_set.input_columns if c not in df.columns]
     if missing:
         raise FeatureInputError(f"missing column(s) {', '.join(missing)} for the {feature_set.name} features")
@@ -47,9 +47,12 @@ def validate_input(df: pl.DataFrame, feature_set: FeatureSet) -> None:
     for column in feature_set.value_columns:
         if not df.schema[column].is_numeric():
             raise FeatureInputError(f"column {column} must be numeric, not {df.schema[column]}")
-    for column in (feature_set.timestamp, *feature_set.keys):
+    for column in feature_set.input_columns:
         if df[column].null_count():
-            raise FeatureInputError(f"column {column} has null values; every transaction needs a key and a time")
+            raise FeatureInputError(f"column {column} has null values; every transaction needs all of them")
+    for column in feature_set.value_columns:
+        if df.schema[column].is_float() and df[column].is_nan().any():
+            raise FeatureInputError(f"column {column} has NaN values")
 
 
 def compute_features(df: pl.DataFrame, feature_set: FeatureSet, engine: str = "polars") -> pl.DataFrame:
