@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -80,6 +82,21 @@ def _summary(name: str, frame: pl.DataFrame) -> str:
     return f"{name}: {frame.height} rows{fraud}"
 
 
+def _generate_into(
+    out: Path, kind: str, sizes: Scale, seed: int, start: dt.date, *, csv: bool, show_progress: bool
+) -> dict[str, pl.DataFrame]:
+    """Generate the tables and move their files into `out` only once all are written (staged inside `out`,
+    so an unwritable directory fails before the work starts)."""
+    with staging_directory(out) as staging:
+        with stage_bar(f"data_gen {kind}", GENERATOR_STAGES[kind] + 1, show_progress) as advance:
+            tables = generate_tables(kind, sizes, seed, start, progress=advance)
+            write_tables(tables, staging, csv=csv)
+            advance("write")
+        for path in move_files_into(staging, out):
+            print(f"wrote {path}")
+    return tables
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -89,17 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = iso_date("--start", args.start) if args.kind == "handbook" else handbook.START
     except ValueError as exc:
         parser.error(str(exc))
-    show_progress = not args.quiet
     try:
-        with staging_directory(args.out) as staging:
-            with stage_bar(f"data_gen {args.kind}", GENERATOR_STAGES[args.kind] + 1, show_progress) as advance:
-                tables = generate_tables(args.kind, sizes, seed, start, progress=advance)
-                write_tables(tables, staging, csv=args.csv)
-                advance("write")
-            for path in move_files_into(staging, args.out):
-                print(f"wrote {path}")
+        tables = _generate_into(args.out, args.kind, sizes, seed, start, csv=args.csv, show_progress=not args.quiet)
     except OSError as exc:
         parser.error(f"argument --out: cannot write to {args.out} ({exc.strerror or exc}); choose a writable directory")
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted; nothing was written", file=sys.stderr)
+        return 130
     for name, frame in sorted(tables.items()):
         print(_summary(name, frame))
     return 0
