@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import xgboost as xgb
+
 from fraudkit.emulator.core import AwsError, EmulatorState, backend
 from fraudkit.emulator.endpoints.container import booster_from_tarball
 from fraudkit.storage import local_object_path
