@@ -6,6 +6,7 @@ exactly once (when it is the cell's value) and nothing accumulates in pyplot's g
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
@@ -50,10 +51,13 @@ def plot_card_overview(transactions: pl.DataFrame) -> Figure:
     """Amounts of fraudulent and legitimate card transactions, and transactions per card."""
     figure = Figure(figsize=(11, 3.8), layout="constrained")
     amounts, per_card = figure.subplots(1, 2)
+    positive = transactions.filter(pl.col("amount") > 0)["amount"].to_numpy()
+    # amounts span cents to thousands: log-spaced bins on a log axis show both ends
+    bins = np.geomspace(positive.min(), positive.max(), 60)
     for label, colour, name in ((0, LEGIT_COLOUR, "legitimate"), (1, FRAUD_COLOUR, "fraud")):
         values = transactions.filter(pl.col("fraud_label") == label)["amount"].to_numpy()
-        amounts.hist(values, bins=60, color=colour, alpha=0.6, density=True, label=name)
-    amounts.set(title="Amount by label", xlabel="amount", ylabel="density")
+        amounts.hist(values, bins=bins, color=colour, alpha=0.6, density=True, label=name)
+    amounts.set(title="Amount by label", xlabel="amount", ylabel="density", xscale="log")
     amounts.legend()
     counts = transactions.group_by("cc_num").len()["len"].to_numpy()
     per_card.hist(counts, bins=40, color=LEGIT_COLOUR)
@@ -70,10 +74,11 @@ def plot_handbook_overview(transactions: pl.DataFrame) -> Figure:
     )
     figure = Figure(figsize=(11, 3.8), layout="constrained")
     per_day, amounts = figure.subplots(1, 2)
-    per_day.plot(daily["tx_time_days"], daily["transactions"], color=LEGIT_COLOUR, label="transactions")
-    per_day.plot(daily["tx_time_days"], daily["frauds"], color=FRAUD_COLOUR, label="frauds")
-    per_day.set(title="Per day", xlabel="day", ylabel="count", yscale="log")
-    per_day.legend()
+    per_day.plot(daily["tx_time_days"], daily["transactions"], color=LEGIT_COLOUR)
+    per_day.set(title="Per day", xlabel="day", ylabel="transactions", ylim=(0, None))
+    frauds = per_day.twinx()  # frauds are rare: their own axis keeps them visible
+    frauds.bar(daily["tx_time_days"], daily["frauds"], color=FRAUD_COLOUR, alpha=0.7)
+    frauds.set_ylabel("frauds", color=FRAUD_COLOUR)
     amounts.hist(transactions["tx_amount"].to_numpy(), bins=60, color=LEGIT_COLOUR)
     amounts.set(title="Amounts", xlabel="amount", ylabel="transactions")
     return figure

@@ -180,6 +180,7 @@ def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet
         "seed": settings.seed,
         "state_dir": str(settings.state_dir.resolve()),
     }
+    out_dir.mkdir(parents=True, exist_ok=True)
     already_running = set(running_services(settings.state_dir)) if settings.backend == "local" else set()
     ensure_local_services(settings, broker=True)
     runs: list[NotebookRun] = []
