@@ -6,9 +6,6 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from fraudkit.features import (
     CARD_FEATURES,
     ENGINES,
@@ -17,8 +14,9 @@ from fraudkit.features import (
     WindowAggregate,
     compute_card_features,
     compute_features,
-    compute_handbook_features,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 BASE = dt.datetime(2024, 3, 4, tzinfo=dt.UTC)  # a Monday
 MEAN_TOLERANCE = 1e-9
