@@ -56,7 +56,8 @@ def enriched_message(value: WindowValue, produced_ms: int) -> dict[str, Any]:
     }
 
 
-PutAggregates = Callable[[list[dict[str, Any]]], None]
+# starts the feature-store writes of a batch; returns a wait that raises if one failed
+PutAggregates = Callable[[list[dict[str, Any]]], Callable[[], None]]
 
 
 class AggregatorStage:
@@ -68,11 +69,12 @@ class AggregatorStage:
         self.input_topic = settings.transactions_topic
         self.features_topic = settings.features_topic
         self.dead_letter_topic = settings.dead_letter_topic
-        self.output_topics = (settings.features_topic, settings.dead_letter_topic)
+        self.output_topics: tuple[str, ...] = (settings.features_topic, settings.dead_letter_topic)
         self.put_aggregates = put_aggregates
         self.width_micros = WINDOW_10M.width // timedelta(microseconds=1)
         self.lateness_micros = lateness // timedelta(microseconds=1)
         self.windows: dict[int, CardWindows] = {}
+        self._pending: list[Callable[[], None]] = []
 
     def _windows(self, partition: int) -> CardWindows:
         if partition not in self.windows:
@@ -96,8 +98,14 @@ class AggregatorStage:
                 enriched.append(message)
                 outputs.append(Output(self.features_topic, value.cc_num.encode(), encode_json(message), record.offset, seq))
         if self.put_aggregates is not None and enriched:
-            self.put_aggregates(enriched)
+            # the puts run while the runner writes `features`: decisions do not wait for them
+            self._pending.append(self.put_aggregates(enriched))
         return outputs
+
+    def settle(self) -> None:
+        pending, self._pending = self._pending, []
+        for wait in pending:
+            wait()
 
     def snapshot(self, partition: int) -> dict[str, Any]:
         return self._windows(partition).snapshot()

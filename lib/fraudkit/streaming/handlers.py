@@ -18,8 +18,9 @@ same cores and writes the outputs exactly once (see `runner`).
 from __future__ import annotations
 
 import base64
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -29,6 +30,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from fraudkit.config import Settings
 from fraudkit.features import WINDOW_1W, card_ratios
+from fraudkit.featurestore.specs import EVENT_TIME, RECORD_ID
 from fraudkit.streaming.aggregator import COUNT_FEATURE, MEAN_FEATURE, window_feature_names
 from fraudkit.streaming.records import (
     MalformedRecord,
@@ -40,7 +42,6 @@ from fraudkit.streaming.records import (
 )
 from fraudkit.streaming.runner import Output
 
-ONLINE_EVENT_TIME = "trans_time"
 BATCH_GET_LIMIT = 100
 PUT_THREADS = 8
 DEFAULT_THRESHOLD = 0.5
@@ -134,16 +135,22 @@ class AggregateWriter:
 
     def _put(self, message: dict[str, Any]) -> None:
         record = [
-            {"FeatureName": "cc_num", "ValueAsString": message["cc_num"]},
+            {"FeatureName": RECORD_ID, "ValueAsString": message["cc_num"]},
             {"FeatureName": COUNT_FEATURE, "ValueAsString": str(message[COUNT_FEATURE])},
             {"FeatureName": MEAN_FEATURE, "ValueAsString": repr(float(message[MEAN_FEATURE]))},
-            {"FeatureName": ONLINE_EVENT_TIME, "ValueAsString": repr(parse_time(message["event_time"]) / 1e6)},
+            {"FeatureName": EVENT_TIME, "ValueAsString": repr(parse_time(message["event_time"]) / 1e6)},
         ]
         self.client.put_record(FeatureGroupName=self.feature_group, Record=record)
 
-    def __call__(self, messages: list[dict[str, Any]]) -> None:
-        # list() waits for every put and re-raises the first failure: nothing is committed before
-        list(self.pool.map(self._put, self.latest_per_card(messages)))
+    def __call__(self, messages: list[dict[str, Any]]) -> Callable[[], None]:
+        """Start the puts; the returned wait re-raises the first failure (nothing is committed before it)."""
+        futures = [self.pool.submit(self._put, message) for message in self.latest_per_card(messages)]
+
+        def wait() -> None:
+            for future in futures:
+                future.result()
+
+        return wait
 
 
 # -- scoring --
@@ -186,7 +193,7 @@ class Scorer:
                     {
                         "FeatureGroupName": self.batch_feature_group,
                         "RecordIdentifiersValueAsString": chunk,
-                        "FeatureNames": ["cc_num", WEEK_COUNT, WEEK_MEAN],
+                        "FeatureNames": [RECORD_ID, WEEK_COUNT, WEEK_MEAN],
                     }
                 ]
             )
@@ -284,11 +291,14 @@ class ScoringStage:
         self.settings = settings
         self.scorer = scorer
         self.input_topic = settings.features_topic
-        self.output_topics = (settings.decisions_topic, settings.dead_letter_topic)
+        self.output_topics: tuple[str, ...] = (settings.decisions_topic, settings.dead_letter_topic)
 
     def process(self, partition: int, records: list[ConsumerRecord]) -> list[Output]:
         event = msk_event(records, self.settings.kafka_bootstrap_servers)
         return scoring_outputs(self.settings, self.scorer.score_event(event))
+
+    def settle(self) -> None:
+        return None
 
     def snapshot(self, partition: int) -> None:
         return None
@@ -299,9 +309,9 @@ class ScoringStage:
 
 def make_scorer(settings: Settings) -> Scorer:
     """A scorer on the card endpoint (trained and deployed first if needed), features in model order."""
-    from fraudkit.model import CARD_MODEL_FEATURES, ensure_card_endpoint
+    from fraudkit.model import CARD_MODEL_FEATURES, card_threshold, ensure_card_endpoint
 
-    return Scorer(settings, ensure_card_endpoint(settings), list(CARD_MODEL_FEATURES))
+    return Scorer(settings, ensure_card_endpoint(settings), list(CARD_MODEL_FEATURES), card_threshold(settings))
 
 
 # -- Lambda entry points (AWS): settings from FRAUDKIT_* environment variables --
@@ -320,7 +330,8 @@ def _lambda_scorer() -> Scorer:
     from fraudkit.model import CARD_MODEL_FEATURES
 
     settings = _lambda_settings()
-    return Scorer(settings, settings.endpoint_name, list(CARD_MODEL_FEATURES))
+    threshold = float(os.environ.get("FRAUDKIT_DECISION_THRESHOLD", DEFAULT_THRESHOLD))
+    return Scorer(settings, settings.endpoint_name, list(CARD_MODEL_FEATURES), threshold)
 
 
 @cache
@@ -347,7 +358,7 @@ def ingest_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
         except MalformedRecord as problem:
             letter = dead_letter(str(problem), "ingest", record.topic, record.partition, record.offset, record.value)
             letters.append(Output(settings.dead_letter_topic, record.key, encode_json(letter), record.offset, 0))
-    _lambda_writer()(messages)
+    _lambda_writer()(messages)()
     _produce(letters)
     return {"ingested": len(messages), "dead_letters": len(letters)}
 

@@ -59,6 +59,9 @@ class Stage(Protocol):
 
     def process(self, partition: int, records: list[ConsumerRecord]) -> list[Output]: ...
 
+    def settle(self) -> None:
+        """Wait until the durable effects started by `process` are done (raise if one failed)."""
+
     def snapshot(self, partition: int) -> Any: ...
 
     def restore(self, partition: int, snapshot: Any) -> None: ...
@@ -198,6 +201,7 @@ class Runner:
                 )
             )
         self.producer.flush()
+        self.stage.settle()
         for future in futures:
             metadata = future.get()
             progress.output_ends[metadata.topic] = max(progress.output_ends.get(metadata.topic, 0), metadata.offset + 1)

@@ -1,0 +1,168 @@
+"""`python -m fraudkit.streaming`: produce, burst, run a pipeline stage, the live demo, the load test."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fraudkit.config import Settings, SettingsError
+
+
+def _rate(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'max'") from None
+    if rate <= 0:
+        raise argparse.ArgumentTypeError("must be > 0 (or 'max')")
+    return rate
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be > 0")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fraudkit.streaming", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--backend", choices=["local", "aws"], help="default: FRAUDKIT_BACKEND or local")
+    common.add_argument("--scale", choices=["tiny", "small", "full"], help="data size preset (default: small)")
+    common.add_argument("--seed", type=int, help="random seed (default: 42)")
+    common.add_argument("--state-dir", type=Path, help="local state directory (default: .fraudkit)")
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    produce = commands.add_parser("produce", parents=[common], help="replay transactions in event-time order")
+    produce.add_argument("--input", type=Path, help="transactions Parquet file (default: the generated card data)")
+    produce.add_argument("--rate", type=_rate, default=1000.0, help="transactions per second, or 'max' (default 1000)")
+    produce.add_argument("--limit", type=_positive(int), help="send only the first N transactions")
+
+    burst = commands.add_parser("burst", parents=[common], help="N transactions on one card, seconds apart")
+    burst.add_argument("--cc-num", required=True, help="the 16-digit card number")
+    burst.add_argument("--count", type=_positive(int), default=10, help="how many transactions (default 10)")
+    burst.add_argument("--interval", type=_positive(float), default=1.5, help="seconds between them (default 1.5)")
+    burst.add_argument("--fast", action="store_true", help="space them in event time only, send at once")
+
+    run = commands.add_parser("run", parents=[common], help="run one pipeline stage until interrupted")
+    run.add_argument("--stage", choices=["aggregator", "scorer"], required=True)
+    run.add_argument("--batch-size", type=_positive(int), default=500, help="records per handler batch (default 500)")
+
+    demo = commands.add_parser("demo", parents=[common], help="the reference design's live demo")
+    demo.add_argument("--fast", action="store_true", help="simulate the burst's timing in event time")
+    demo.add_argument("--json", action="store_true", help="one JSON object per decision")
+
+    load = commands.add_parser("load", parents=[common], help="end-to-end load test on 127.0.0.1")
+    load.add_argument("--rate", type=_positive(float), default=1000.0, help="transactions per second (default 1000)")
+    load.add_argument("--seconds", type=_positive(float), default=10.0, help="how long to produce (default 10)")
+    load.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(backend=args.backend, scale=args.scale, seed=args.seed, state_dir=args.state_dir)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
+    from fraudkit.streaming.producer import produce, read_transactions
+
+    path = args.input
+    if path is None:
+        from data_gen import ensure_dataset
+
+        path = ensure_dataset("cards", settings) / "transactions.parquet"
+    if not path.is_file():
+        raise SettingsError(f"--input {path}: no such file (give a transactions Parquet file)")
+    sent = produce(settings, read_transactions(path, args.limit), rate=args.rate, progress=not args.quiet and sys.stderr.isatty())
+    print(f"sent {sent} transactions to {settings.transactions_topic}")
+    return 0
+
+
+def cmd_burst(args: argparse.Namespace, settings: Settings) -> int:
+    from fraudkit.streaming.producer import burst_transactions, send_live
+    from fraudkit.streaming.records import CARD_NUMBER
+
+    if not CARD_NUMBER.match(args.cc_num):
+        raise SettingsError(f"--cc-num {args.cc_num!r} is not 16 digits")
+    for message in send_live(settings, burst_transactions(args.cc_num, args.count, args.interval, settings.seed), args.fast):
+        print(orjson.dumps(message).decode())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from fraudkit.streaming.pipeline import make_stage
+    from fraudkit.streaming.runner import Runner
+
+    stop = _stop_on_signals()
+    runner = Runner(settings, make_stage(settings, args.stage), batch_size=args.batch_size)
+    print("ready", flush=True)
+    try:
+        processed = runner.run(stop)
+    finally:
+        runner.close()
+    print(f"{args.stage}: processed {processed} records", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from fraudkit.streaming.demo import format_table, run_demo, table_row
+
+    rows = [table_row(d) for d in run_demo(settings, fast=args.fast)]
+    if args.json:
+        for row in rows:
+            print(orjson.dumps(row).decode())
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from fraudkit.streaming.load import run_load
+
+    summary = run_load(settings, rate=args.rate, seconds=args.seconds, progress=not args.quiet and sys.stderr.isatty())
+    if args.json:
+        print(orjson.dumps(summary).decode())
+    else:
+        for key, value in summary.items():
+            print(f"{key:>24}: {value}")
+    return 0
+
+
+COMMANDS = {"produce": cmd_produce, "burst": cmd_burst, "run": cmd_run, "demo": cmd_demo, "load": cmd_load}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, _settings(args))
+    except SettingsError as error:
+        print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

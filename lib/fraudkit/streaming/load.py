@@ -1,0 +1,183 @@
+"""Load test of the whole path, produce -> aggregator -> scorer -> decision, on 127.0.0.1 only.
+
+Each run gets its own topics (suffix `-load-<n>`) so there is no backlog from earlier runs. The
+aggregator and the scorer run as separate processes (`python -m fraudkit.streaming run`), as they
+would be deployed; this process replays generated card transactions at the requested rate for a
+bounded time and reads the decisions. Latency is end to end: from the producer's send timestamp
+(the Kafka message timestamp, carried through as `produced_ms`) to the decision arriving here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import polars as pl
+
+from fraudkit.config import Settings
+from fraudkit.streaming.broker import create_topics
+from fraudkit.streaming.pipeline import TopicTail, prepare
+from fraudkit.streaming.producer import produce, read_transactions
+
+DRAIN_TIMEOUT_S = 30.0
+STAGE_START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class LoadReport:
+    rate: float
+    seconds: float
+    produced: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    decided_tids: set[str] = field(default_factory=set)
+    decisions: int = 0
+    dead_letters: int = 0
+    first_produce: float = 0.0
+    last_decision: float = 0.0
+    backlog_samples: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        latencies = np.asarray(self.latencies_ms) if self.latencies_ms else np.asarray([np.nan])
+        span = max(self.last_decision - self.first_produce, 1e-9)
+        half = len(self.backlog_samples) // 2
+        return {
+            "rate": self.rate,
+            "seconds": self.seconds,
+            "produced": self.produced,
+            "decided": len(self.decided_tids),
+            "lost": self.produced - len(self.decided_tids) - self.dead_letters,
+            "duplicated": self.decisions - len(self.decided_tids),
+            "dead_letters": self.dead_letters,
+            "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+            "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+            "max_ms": round(float(np.max(latencies)), 2),
+            "throughput_tps": round(len(self.decided_tids) / span, 1),
+            # backlog = produced but not yet decided, sampled every 0.5 s while producing
+            "backlog_first_half_max": max(self.backlog_samples[:half], default=0),
+            "backlog_second_half_max": max(self.backlog_samples[half:], default=0),
+        }
+
+
+def load_settings(settings: Settings, run_id: str) -> Settings:
+    """The settings of one load run: its own topics."""
+    return settings.replace(
+        transactions_topic=f"transactions-load-{run_id}",
+        features_topic=f"features-load-{run_id}",
+        decisions_topic=f"decisions-load-{run_id}",
+        dead_letter_topic=f"dead-letter-load-{run_id}",
+    )
+
+
+def stage_environment(settings: Settings) -> dict[str, str]:
+    """The environment a `run` subprocess needs to use exactly these settings."""
+    env = dict(os.environ)
+    env.update(
+        FRAUDKIT_BACKEND=settings.backend,
+        FRAUDKIT_SCALE=settings.scale,
+        FRAUDKIT_SEED=str(settings.seed),
+        FRAUDKIT_STATE_DIR=str(settings.state_dir),
+        FRAUDKIT_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
+        FRAUDKIT_TRANSACTIONS_TOPIC=settings.transactions_topic,
+        FRAUDKIT_FEATURES_TOPIC=settings.features_topic,
+        FRAUDKIT_DECISIONS_TOPIC=settings.decisions_topic,
+        FRAUDKIT_DEAD_LETTER_TOPIC=settings.dead_letter_topic,
+    )
+    if settings.backend == "local":
+        env["FRAUDKIT_EMULATOR_URL"] = settings.emulator_url
+    return env
+
+
+def start_stage(settings: Settings, stage: str) -> subprocess.Popen[bytes]:
+    """One pipeline stage as a child process; it prints `ready` on stdout once it consumes."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fraudkit.streaming", "run", "--stage", stage, "--quiet"],
+        env=stage_environment(settings), stdout=subprocess.PIPE, stderr=None,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + STAGE_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if line.strip() == b"ready":
+            return process
+    process.kill()
+    raise RuntimeError(f"the {stage} stage did not start (exit {process.poll()})")
+
+
+def stop_stage(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_load(settings: Settings, rate: float, seconds: float, progress: bool = False) -> dict[str, Any]:
+    """Replay `rate` x `seconds` transactions through fresh topics and summarise the decisions."""
+    from data_gen import ensure_dataset
+
+    prepare(settings)  # services, feature groups, batch features, endpoint: outside the measurement
+    run = load_settings(settings, str(time.time_ns()))
+    create_topics(run)
+    frame = read_transactions(ensure_dataset("cards", settings) / "transactions.parquet", limit=int(rate * seconds))
+    report = LoadReport(rate=rate, seconds=seconds)
+    stages = [start_stage(run, "aggregator"), start_stage(run, "scorer")]
+    try:
+        tail = TopicTail(run, run.decisions_topic, from_beginning=True)
+        dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
+        producing = threading.Thread(target=_produce_into, args=(run, frame, rate, progress, report), daemon=True)
+        report.first_produce = time.time()
+        producing.start()
+        _collect(tail, dead, frame, producing, report)
+        producing.join()
+        tail.close()
+        dead.close()
+    finally:
+        for process in stages:
+            stop_stage(process)
+    return report.summary()
+
+
+def _produce_into(settings: Settings, frame: pl.DataFrame, rate: float, progress: bool, report: LoadReport) -> None:
+    report.produced = produce(settings, frame, rate=rate, progress=progress)
+
+
+def _collect(tail: TopicTail, dead: TopicTail, frame: pl.DataFrame, producing: threading.Thread, report: LoadReport) -> None:
+    """Read decisions until every transaction is decided or dead-lettered, or nothing moves for a while."""
+    expected = frame.height
+    last_progress = time.monotonic()
+    next_sample = time.monotonic() + 0.5
+    while True:
+        got = 0
+        for records in tail.consumer.poll(timeout_ms=50).values():
+            arrived_ms = time.time() * 1000
+            for record in records:
+                decision = orjson.loads(record.value)
+                report.decisions += 1
+                report.decided_tids.add(decision["tid"])
+                report.latencies_ms.append(arrived_ms - decision["produced_ms"])
+                got += 1
+        for records in dead.consumer.poll(timeout_ms=0).values():
+            report.dead_letters += len(records)
+            got += len(records)
+        now = time.monotonic()
+        if got:
+            last_progress = now
+            report.last_decision = time.time()
+        if producing.is_alive() and now >= next_sample:
+            sent = min(expected, int((time.time() - report.first_produce) * report.rate))
+            report.backlog_samples.append(max(0, sent - len(report.decided_tids)))
+            next_sample = now + 0.5
+        if len(report.decided_tids) + report.dead_letters >= expected and not producing.is_alive():
+            return
+        if not producing.is_alive() and now - last_progress > DRAIN_TIMEOUT_S:
+            return
