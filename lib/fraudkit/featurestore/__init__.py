@@ -1,0 +1,49 @@
+"""Feature groups of the reference design: specs, creation, ingestion, online reads, offline queries.
+
+The same calls work on both backends: boto3 clients come from `Settings.client`, and the only
+backend-specific paths (bulk ingest and offline files) are chosen inside `ingest` and `offline`.
+"""
+
+from fraudkit.featurestore.admin import (
+    create_feature_group,
+    create_feature_groups,
+    delete_feature_groups,
+    describe,
+    wait_for_status,
+)
+from fraudkit.featurestore.ingest import IngestError, bulk_ingest_local, ingest, put_records
+from fraudkit.featurestore.offline import flush_local, latest_snapshot, offline_connection, point_in_time_join
+from fraudkit.featurestore.online import get_record, read_online, typed_record
+from fraudkit.featurestore.specs import (
+    EVENT_TIME,
+    RECORD_ID,
+    FeatureGroupSpec,
+    batch_group,
+    card_feature_groups,
+    online_group,
+)
+
+__all__ = [
+    "EVENT_TIME",
+    "RECORD_ID",
+    "FeatureGroupSpec",
+    "IngestError",
+    "batch_group",
+    "bulk_ingest_local",
+    "card_feature_groups",
+    "create_feature_group",
+    "create_feature_groups",
+    "delete_feature_groups",
+    "describe",
+    "flush_local",
+    "get_record",
+    "ingest",
+    "latest_snapshot",
+    "offline_connection",
+    "online_group",
+    "point_in_time_join",
+    "put_records",
+    "read_online",
+    "typed_record",
+    "wait_for_status",
+]
