@@ -27,7 +27,7 @@ def stage_bar(description: str, stages: int, enabled: bool) -> Iterator[Advance]
     )
 
     def advance(stage: str) -> None:
-        bar.set_postfix_str(stage)
+        bar.set_postfix_str(f"{stage} done")
         bar.update(1)
 
     try:
