@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from data_gen.groups import cumsum_within, ranks_within
 from data_gen.identities import unique_visa_numbers
 from data_gen.progress import Advance, no_progress
 from data_gen.validate import non_negative, positive
@@ -137,32 +138,18 @@ def _inject_fraud_chains(
     lengths = chain_lengths(rng, fraud_total)
     starts, lengths = chain_starts(rng, lengths, len(seconds))
     label = np.zeros(len(seconds), dtype=np.int8)
-    label[np.repeat(starts, lengths) + _ranks_within(lengths)] = 1
+    label[np.repeat(starts, lengths) + ranks_within(lengths)] = 1
     followers = lengths - 1
     chain_of_follower = np.repeat(np.arange(len(followers)), followers)
-    step = _ranks_within(followers) + 1  # 1 .. L-1
-    rows = starts[chain_of_follower] + step
     head = starts[chain_of_follower]
+    rows = head + ranks_within(followers) + 1  # the L-1 rows right after each head
     gaps = rng.integers(CHAIN_GAP_SECONDS[0], CHAIN_GAP_SECONDS[1] + 1, size=len(rows))
-    seconds[rows] = seconds[head] + _cumsum_within(gaps, followers)
+    seconds[rows] = seconds[head] + cumsum_within(gaps, followers)
     card[rows] = card[head]
     quota = np.concatenate([chain_bucket_quota(int(n)) for n in followers]) if len(followers) else followers
     shuffled = np.lexsort((rng.random(len(rows)), chain_of_follower))  # random order inside each chain
     cents[rows] = _draw_cents(rng, quota[shuffled])
     return label
-
-
-def _ranks_within(group_sizes: np.ndarray) -> np.ndarray:
-    """0, 1, ..., size-1 for each consecutive group."""
-    ends = np.cumsum(group_sizes)
-    return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - group_sizes, group_sizes)
-
-
-def _cumsum_within(values: np.ndarray, group_sizes: np.ndarray) -> np.ndarray:
-    """Running sum restarting at each consecutive group (every group non-empty)."""
-    running = np.cumsum(values)
-    firsts = np.cumsum(group_sizes) - group_sizes
-    return running - np.repeat(running[firsts] - values[firsts], group_sizes)
 
 
 def generate(

@@ -27,6 +27,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from data_gen.groups import ranks_within
 from data_gen.identities import customer_pii
 from data_gen.progress import Advance, no_progress
 from data_gen.validate import non_negative, positive
@@ -156,7 +157,7 @@ def scenario_3_selections(
     past = np.searchsorted(sorted_key, pick_customer * span + pick_day + SCENARIO_3_DAYS)
     candidates = past - first
     pick_of_candidate = np.repeat(np.arange(len(candidates)), candidates)
-    rank_in_pick = np.arange(int(candidates.sum())) - np.repeat(np.cumsum(candidates) - candidates, candidates)
+    rank_in_pick = ranks_within(candidates)
     candidate_rows = by_key[np.repeat(first, candidates) + rank_in_pick]
     shuffled = np.lexsort((rng.random(len(candidate_rows)), pick_of_candidate))
     chosen = rank_in_pick < (candidates // 3)[pick_of_candidate]  # the first third of each shuffled pick
