@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from fraudkit.featurestore import wait_for_status
+
 from tests.fixtures.emulator import CARD_DEFINITIONS
 
 pytestmark = pytest.mark.integration

@@ -16,12 +16,12 @@ from urllib.parse import urlparse
 
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from fraudkit.config import Settings
 from fraudkit.emulator import launcher
 from fraudkit.featurestore import flush_local, wait_for_status
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.integration.test_featurestore_runtime import as_dict, offline_rows, record
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,6 @@ from typing import Any
 import polars as pl
 import pytest
 from botocore.exceptions import ClientError
-
 from fraudkit.config import Settings
 from fraudkit.featurestore import flush_local
 from fraudkit.storage import local_object_path
