@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fraudkit.config import Settings
-from fraudkit.services import ensure_local_services, stop_local_services
+from fraudkit.services import start_detached, stop_local_services
 from fraudkit.workshop import committed_output_env, patched_environ
 from nbval.plugin import IPyNbCell
 
@@ -28,7 +27,7 @@ def _state_dir() -> Path:
         # named .fraudkit so the sanitize file's state-dir pattern covers any path a notebook prints
         state_dir = Path(tempfile.mkdtemp(prefix="fraudkit-nbval-")) / ".fraudkit"
         _session_state["state_dir"] = state_dir
-        ensure_local_services(Settings.load(backend="local", scale="tiny", state_dir=state_dir), broker=True)
+        start_detached(state_dir)
     return _session_state["state_dir"]
 
 

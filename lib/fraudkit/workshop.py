@@ -30,7 +30,7 @@ from typing import Any
 import nbformat
 
 from fraudkit.config import SCALES, Settings
-from fraudkit.services import ALL_SERVICES, ensure_local_services, running_services, stop_local_services
+from fraudkit.services import ALL_SERVICES, running_services, start_detached, stop_local_services
 
 KERNEL_NAME = "python3"  # the venv's own kernel: present in a fresh clone once `make setup` ran
 NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[\w-]+\.ipynb$")
@@ -181,8 +181,10 @@ def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet
         "state_dir": str(settings.state_dir.resolve()),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    already_running = set(running_services(settings.state_dir)) if settings.backend == "local" else set()
-    ensure_local_services(settings, broker=True)
+    already_running = set()
+    if settings.backend == "local":
+        already_running = set(running_services(settings.state_dir))
+        start_detached(settings.state_dir)
     runs: list[NotebookRun] = []
     try:
         progress = _progress(notebooks, quiet)
@@ -222,6 +224,7 @@ def refresh_committed(notebooks: list[Path], keep: list[Path], quiet: bool = Fal
     with tempfile.TemporaryDirectory(prefix="fraudkit-refresh-") as scratch:
         state_dir = Path(scratch) / ".fraudkit"
         try:
+            start_detached(state_dir)  # as the nbval conftest does before the first notebook
             with patched_environ(committed_output_env(state_dir)):
                 for source in _progress(notebooks, quiet):
                     executed = Path(scratch) / source.name
@@ -283,10 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     except (WorkshopError, ValueError) as error:
         print(f"fraudkit.workshop: error: {error}", file=sys.stderr)
         return 2
-    if args.refresh_committed:
-        runs = refresh_committed(notebooks, keep=selected, quiet=args.quiet)
-    else:
-        runs = run_workshop(settings, selected, args.out, quiet=args.quiet)
+    try:
+        if args.refresh_committed:
+            runs = refresh_committed(notebooks, keep=selected, quiet=args.quiet)
+        else:
+            runs = run_workshop(settings, selected, args.out, quiet=args.quiet)
+    except RuntimeError as error:  # the local services did not start
+        print(f"fraudkit.workshop: error: {error}", file=sys.stderr)
+        return 1
     failed = [run for run in runs if run.status != "ok"]
     for run in failed:
         print(f"fraudkit.workshop: {run.name} failed at {run.error}", file=sys.stderr)
