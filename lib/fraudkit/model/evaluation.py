@@ -47,15 +47,20 @@ class PreparedData:
         }
 
 
-def drop_known_compromised(df: pl.DataFrame, split: TimeSplit, spec: DatasetSpec) -> pl.DataFrame:
-    """Test rows whose entity had no fraud label known before that test day (labels arrive after the gap)."""
+def drop_known_compromised(df: pl.DataFrame, split: TimeSplit, spec: DatasetSpec, days: int) -> pl.DataFrame:
+    """Test rows whose entity had no fraud label known on that test day.
+
+    Known: a fraud in the `days` before the gap, or in the gap up to the test day minus the delay (the
+    labels of a day arrive one gap later).
+    """
     time, entity, label = spec.time_column, spec.entity_column, spec.label_column
+    since = split.gap_start - timedelta(days=days)
     kept = []
     day = split.test_start
     while day < split.test_end:
         known_until = split.gap_start + (day - split.test_start)
         known = df.filter(
-            (pl.col(time) >= split.train_start) & (pl.col(time) < known_until) & (pl.col(label) == 1)
+            (pl.col(time) >= since) & (pl.col(time) < known_until) & (pl.col(label) == 1)
         )[entity].unique()
         test_day = df.filter((pl.col(time) >= day) & (pl.col(time) < day + timedelta(days=1)))
         kept.append(test_day.filter(~pl.col(entity).is_in(known.implode())))
@@ -70,8 +75,8 @@ def prepare(kind: DataKind, settings: Settings) -> PreparedData:
     times = df[spec.time_column]
     split = split_for(kind, times.min(), times.max())  # type: ignore[arg-type]
     parts = split_parts(df, split, spec.time_column)
-    if spec.exclude_known_compromised:
-        parts["test"] = drop_known_compromised(df, split, spec)
+    if spec.known_compromised_days is not None:
+        parts["test"] = drop_known_compromised(df, split, spec, spec.known_compromised_days)
     return PreparedData(spec, split, df, parts)
 
 

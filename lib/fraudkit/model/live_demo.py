@@ -94,7 +94,7 @@ def run_live_demo(
     `score` maps a matrix of CARD_MODEL_FEATURES rows to fraud scores: a local booster or the endpoint.
     """
     last: datetime = history["event_time"].max()  # type: ignore[assignment]
-    demo = live_demo_transactions(demo_cards(history, seed), last + timedelta(minutes=1), seed)
+    demo = live_demo_transactions(demo_cards(history, seed), last + timedelta(hours=1), seed)
     featured = demo_features(history, demo)
     scores = score(feature_matrix(featured, CARD_MODEL_FEATURES))
     return live_demo_verdict(demo, scores >= threshold)

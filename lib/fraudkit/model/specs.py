@@ -103,8 +103,10 @@ class DatasetSpec:
     # None: the reference trains on the same train part as ours; N: on the N days right before the
     # gap (the Handbook's protocol: one training week, the delay period, one test week)
     reference_train_days: int | None = None
-    # drop test rows of entities already known to be compromised (the Handbook's protocol)
-    exclude_known_compromised: bool = False
+    # the Handbook's protocol drops test rows of entities already known to be compromised: those with a
+    # fraud label in the N days before the gap (its training week) or in the delay period before the
+    # test day. None: keep every test row.
+    known_compromised_days: int | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -131,6 +133,6 @@ DATASETS: dict[DataKind, DatasetSpec] = {
         reference_features=HANDBOOK_MODEL_FEATURES,
         reference_config=HANDBOOK_REFERENCE_CONFIG,
         reference_train_days=7,
-        exclude_known_compromised=True,
+        known_compromised_days=7,
     ),
 }

@@ -49,6 +49,7 @@ class EndpointRegistry:
         self._db.commit()
         self._lock = threading.RLock()
         self._boosters: dict[str, xgb.Booster] = {}
+        self._activations: list[threading.Thread] = []
         for record in self.list(ENDPOINT):
             if record["EndpointStatus"] in ("Creating", "Updating"):
                 self.activate(record["EndpointName"])
@@ -115,7 +116,9 @@ class EndpointRegistry:
 
     def activate(self, endpoint_name: str) -> None:
         """Load the endpoint's model in the background, then mark it InService (or Failed, with the reason)."""
-        threading.Thread(target=self._activate, args=(endpoint_name,), daemon=True).start()
+        thread = threading.Thread(target=self._activate, args=(endpoint_name,), daemon=True)
+        self._activations = [t for t in self._activations if t.is_alive()] + [thread]
+        thread.start()
 
     def _activate(self, endpoint_name: str) -> None:
         time.sleep(self.ACTIVATION_SECONDS)
@@ -156,6 +159,9 @@ class EndpointRegistry:
         return booster
 
     def close(self) -> None:
+        """Let pending activations finish (they write their status), then close the database."""
+        for thread in self._activations:
+            thread.join(timeout=10)
         with self._lock:
             self._db.close()
 
