@@ -519,7 +519,9 @@ def serialize_rest_response(op: OperationModel, output: dict[str, Any], request_
     return HttpResponse(status, body, headers)
 
 
-Extension = Callable[[HttpRequest, EmulatorState], HttpResponse]
+ExtensionHandler = Callable[[HttpRequest, EmulatorState], HttpResponse]
+# (service whose error conventions apply, handler) for a fraudkit-specific (method, path)
+Extension = tuple[str, ExtensionHandler]
 
 
 class WireApp:
@@ -535,7 +537,8 @@ class WireApp:
         try:
             extension = self.extensions.get((req.method, req.path))
             if extension is not None:
-                return extension(req, self.state)
+                service, handle = extension
+                return handle(req, self.state)
             target = req.headers.get("x-amz-target")
             if target is not None:
                 found = json_targets().get(target)

@@ -17,6 +17,7 @@ import polars as pl
 
 from fraudkit.emulator.core import EmulatorState, validation_error
 from fraudkit.emulator.featurestore.models import FeatureStoreBackend
+from fraudkit.emulator.featurestore.responses import RUNTIME
 from fraudkit.emulator.wire import Extension, HttpRequest, HttpResponse
 
 PREFIX = "/_fraudkit"
@@ -53,7 +54,7 @@ def bulk_ingest(req: HttpRequest, state: EmulatorState) -> HttpResponse:
 
 
 EXTENSIONS: dict[tuple[str, str], Extension] = {
-    ("GET", f"{PREFIX}/health"): health,
-    ("POST", f"{PREFIX}/flush"): flush,
-    ("POST", f"{PREFIX}/bulk-ingest"): bulk_ingest,
+    ("GET", f"{PREFIX}/health"): (RUNTIME, health),
+    ("POST", f"{PREFIX}/flush"): (RUNTIME, flush),
+    ("POST", f"{PREFIX}/bulk-ingest"): (RUNTIME, bulk_ingest),
 }

@@ -360,8 +360,10 @@ class FeatureStoreBackend:
             as_text = latest.select(
                 pl.col(group.record_identifier).cast(pl.Utf8),
                 pl.col(EVENT_SECONDS),
-                pl.struct([pl.col(c).cast(pl.Utf8) for c in frame.columns if c != EVENT_SECONDS]).struct.json_encode(),
-                (pl.col(EVENT_SECONDS) + default_ttl) if default_ttl else pl.lit(None, pl.Float64),
+                pl.struct([pl.col(c).cast(pl.Utf8) for c in frame.columns if c != EVENT_SECONDS])
+                .struct.json_encode()
+                .alias("__features"),
+                ((pl.col(EVENT_SECONDS) + default_ttl) if default_ttl else pl.lit(None, pl.Float64)).alias("__expires"),
             )
             online_rows = self.online.put_many(group.name, ((r, t, f.encode(), e) for r, t, f, e in as_text.iter_rows()))
         offline_rows = 0
