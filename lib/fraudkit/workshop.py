@@ -206,11 +206,14 @@ def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet
 
 
 def strip_volatile_metadata(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop what changes on every execution (papermill timings and status, cell execution times)."""
+    """Drop what changes on every execution (papermill timings and status, cell execution times) and
+    the empty tag lists papermill adds, so a refresh only changes the outputs."""
     notebook.metadata.pop("papermill", None)
     for cell in notebook.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
     return notebook
 
 

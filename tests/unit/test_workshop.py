@@ -84,7 +84,9 @@ def test_strip_volatile_metadata_keeps_outputs_tags_and_kernel() -> None:
     cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
     notebook.cells.append(cell)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("prose", metadata={"tags": []}))
     stripped = strip_volatile_metadata(notebook)
+    assert dict(stripped.cells[1].metadata) == {}
     assert "papermill" not in stripped.metadata and stripped.metadata.kernelspec.name == "python3"
     assert dict(stripped.cells[0].metadata) == {"tags": ["parameters"]}
     assert stripped.cells[0].outputs[0].text == "1\n"
