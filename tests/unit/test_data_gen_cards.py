@@ -155,3 +155,11 @@ def test_same_seed_same_frame_other_seed_other_frame(frame: pl.DataFrame) -> Non
 def test_bad_arguments_name_the_parameter(kwargs: dict, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         cards.generate(**{"transactions": 100, "cards": 5, **kwargs})
+
+
+@settings(max_examples=20, deadline=None)
+@given(halves=st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)), min_size=1, max_size=20))
+def test_hex_ids_spell_both_halves(halves: list[tuple[int, int]]) -> None:
+    high = np.array([h for h, _ in halves], dtype=np.uint64)
+    low = np.array([lo for _, lo in halves], dtype=np.uint64)
+    assert cards.hex_strings(high, low).to_list() == [f"{h:016x}{lo:016x}" for h, lo in halves]
