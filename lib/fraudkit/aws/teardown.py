@@ -1,14 +1,15 @@
 """Remove every resource the workshop created, through the AWS APIs (real AWS or the local emulator).
 
-Endpoints, endpoint configs and models are found from the endpoint the settings name, so the teardown
-does not depend on how the deploy step named its configs. Feature groups are deleted and waited for,
-so a rerun of the workshop can create them again; on aws their offline-store objects in S3 and their
-Glue tables go too (the emulator keeps its offline store under the state directory instead).
+The stage modules own the deletions they know best (`fraudkit.model.deploy.undeploy`,
+`fraudkit.featurestore.delete_feature_groups`); this module adds what no single stage sees: endpoint
+configs and models left behind by earlier deploys (an endpoint update keeps the old ones), and on aws
+the offline-store objects in S3, the feature groups' Glue tables and the uploaded model artifacts
+(the emulator keeps those under the state directory, which `fraudkit.services.remove_local_state`
+deletes). Results are counts, so notebook 99 prints the same thing on every run.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
@@ -17,96 +18,92 @@ from botocore.exceptions import ClientError
 
 from fraudkit.config import Settings
 
-FEATURE_GROUP_DELETE_TIMEOUT_S = 600.0
-POLL_INTERVAL_S = 0.5
+MODEL_ARTIFACT_PREFIX = "fraudkit/models/"  # where fraudkit.model.deploy uploads model.tar.gz
 
 
 def is_missing(error: ClientError) -> bool:
-    """Whether `error` says the resource does not exist (the codes differ between SageMaker's APIs)."""
+    """Whether `error` says the resource does not exist (SageMaker's APIs word it differently)."""
     info = error.response.get("Error", {})
     code, message = info.get("Code", ""), info.get("Message", "").lower()
-    if code in ("ResourceNotFound", "ResourceNotFoundException", "EntityNotFoundException", "NoSuchKey"):
+    if code in ("ResourceNotFound", "ResourceNotFoundException", "EntityNotFoundException"):
         return True
     return code in ("ValidationException", "ValidationError") and (
         "could not find" in message or "does not exist" in message
     )
 
 
-def _describe_or_none(call: Callable[..., dict[str, Any]], **params: str) -> dict[str, Any] | None:
+def _delete_if_present(call: Callable[..., Any], **params: str) -> None:
     try:
-        return call(**params)
+        call(**params)
     except ClientError as error:
-        if is_missing(error):
-            return None
-        raise
+        if not is_missing(error):
+            raise
 
 
-def delete_endpoint_and_models(settings: Settings) -> list[str]:
-    """Delete the workshop's endpoint, its endpoint config and the models it serves, plus the named model."""
+def _names_with_prefix(sagemaker: Any, operation: str, items: str, key: str, prefix: str) -> list[str]:
+    """Names listed by `operation` that are `prefix` or start with `prefix-` (the workshop's own)."""
+    names = []
+    for page in sagemaker.get_paginator(operation).paginate(NameContains=prefix):
+        names += [item[key] for item in page[items] if item[key] == prefix or item[key].startswith(f"{prefix}-")]
+    return sorted(names)
+
+
+def delete_endpoint_and_models(settings: Settings) -> dict[str, int]:
+    """Delete the workshop's endpoint and every endpoint config and model its deploys created."""
+    from fraudkit.model.deploy import undeploy
+
     sagemaker = settings.client("sagemaker")
-    deleted: list[str] = []
-    models = {settings.model_name}
-    endpoint = _describe_or_none(sagemaker.describe_endpoint, EndpointName=settings.endpoint_name)
-    if endpoint:
-        config_name = endpoint["EndpointConfigName"]
-        config = _describe_or_none(sagemaker.describe_endpoint_config, EndpointConfigName=config_name)
-        sagemaker.delete_endpoint(EndpointName=settings.endpoint_name)
-        deleted.append(f"endpoint {settings.endpoint_name}")
-        if config:
-            models.update(variant["ModelName"] for variant in config["ProductionVariants"])
-            sagemaker.delete_endpoint_config(EndpointConfigName=config_name)
-            deleted.append(f"endpoint config {config_name}")
-    for model in sorted(models):
-        if _describe_or_none(sagemaker.describe_model, ModelName=model):
-            sagemaker.delete_model(ModelName=model)
-            deleted.append(f"model {model}")
-    return deleted
+    configs = _names_with_prefix(
+        sagemaker, "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", settings.endpoint_name
+    )
+    models = _names_with_prefix(sagemaker, "list_models", "Models", "ModelName", settings.model_name)
+    endpoints = int(undeploy(settings))
+    for config in configs:
+        _delete_if_present(sagemaker.delete_endpoint_config, EndpointConfigName=config)
+    for model in models:
+        _delete_if_present(sagemaker.delete_model, ModelName=model)
+    return {"endpoints": endpoints, "endpoint configs": len(configs), "models": len(models)}
 
 
-def _delete_offline_store_data(settings: Settings, offline_config: dict[str, Any]) -> None:
-    """On aws: the feature group's offline-store objects in S3 and its Glue table."""
+def delete_s3_prefix(settings: Settings, bucket: str, prefix: str) -> int:
+    """Delete every object under `s3://bucket/prefix`; returns how many there were."""
+    s3 = settings.client("s3")
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            count += len(keys)
+    return count
+
+
+def delete_offline_store_data(settings: Settings, offline_config: dict[str, Any]) -> None:
+    """A deleted feature group's offline-store objects in S3 and its Glue table (AWS keeps both)."""
     uri = offline_config.get("S3StorageConfig", {}).get("ResolvedOutputS3Uri")
     if uri:
         location = urlparse(uri)
-        s3 = settings.client("s3")
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=location.netloc, Prefix=location.path.lstrip("/")
-        ):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                s3.delete_objects(Bucket=location.netloc, Delete={"Objects": keys, "Quiet": True})
+        delete_s3_prefix(settings, location.netloc, location.path.lstrip("/"))
     catalog = offline_config.get("DataCatalogConfig")
     if catalog:
         glue = settings.client("glue")
-        _describe_or_none(glue.delete_table, DatabaseName=catalog["Database"], Name=catalog["TableName"])
+        _delete_if_present(glue.delete_table, DatabaseName=catalog["Database"], Name=catalog["TableName"])
 
 
-def _wait_until_gone(settings: Settings, feature_group: str) -> None:
-    sagemaker = settings.client("sagemaker")
-    deadline = time.monotonic() + FEATURE_GROUP_DELETE_TIMEOUT_S
-    while _describe_or_none(sagemaker.describe_feature_group, FeatureGroupName=feature_group):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"feature group {feature_group} still exists {FEATURE_GROUP_DELETE_TIMEOUT_S:.0f} s after delete")
-        time.sleep(POLL_INTERVAL_S)
+def delete_workshop_feature_groups(settings: Settings) -> int:
+    """Delete the workshop's feature groups (waiting until gone); on aws also their offline data."""
+    from fraudkit.featurestore import card_feature_groups, delete_feature_groups, describe
+
+    names = [spec.name for spec in card_feature_groups(settings)]
+    offline_configs = [group.get("OfflineStoreConfig") for group in (describe(settings, n) for n in names) if group]
+    deleted = delete_feature_groups(settings, names)
+    if settings.backend == "aws":
+        for offline_config in offline_configs:
+            if offline_config:
+                delete_offline_store_data(settings, offline_config)
+    return len(deleted)
 
 
-def delete_feature_groups(settings: Settings) -> list[str]:
-    """Delete the workshop's two feature groups (and on aws their offline-store data and Glue tables)."""
-    sagemaker = settings.client("sagemaker")
-    deleted = []
-    for name in (settings.online_feature_group, settings.batch_feature_group):
-        group = _describe_or_none(sagemaker.describe_feature_group, FeatureGroupName=name)
-        if group is None:
-            continue
-        sagemaker.delete_feature_group(FeatureGroupName=name)
-        if settings.backend == "aws" and "OfflineStoreConfig" in group:
-            _delete_offline_store_data(settings, group["OfflineStoreConfig"])
-        _wait_until_gone(settings, name)
-        deleted.append(f"feature group {name}")
-    return deleted
-
-
-def delete_topics(settings: Settings) -> list[str]:
+def delete_topics(settings: Settings) -> dict[str, int]:
     """Delete the workshop's Kafka topics that exist on the configured brokers (MSK with IAM on aws)."""
     from kafka import KafkaAdminClient
 
@@ -121,9 +118,13 @@ def delete_topics(settings: Settings) -> list[str]:
             admin.delete_topics(doomed)
     finally:
         admin.close()
-    return [f"topic {topic}" for topic in doomed]
+    return {"topics": len(doomed)}
 
 
-def delete_workshop_resources(settings: Settings) -> list[str]:
-    """Delete endpoints, models and feature groups the workshop created; returns what was deleted."""
-    return delete_endpoint_and_models(settings) + delete_feature_groups(settings)
+def delete_workshop_resources(settings: Settings) -> dict[str, int]:
+    """Delete the endpoint, models and feature groups the workshop created; how many of each."""
+    deleted = delete_endpoint_and_models(settings)
+    deleted["feature groups"] = delete_workshop_feature_groups(settings)
+    if settings.backend == "aws":
+        deleted["model artifacts"] = delete_s3_prefix(settings, settings.offline_store_bucket, MODEL_ARTIFACT_PREFIX)
+    return deleted
