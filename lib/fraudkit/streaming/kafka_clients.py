@@ -7,9 +7,12 @@ signed by `aws-msk-iam-sasl-signer`.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.net.sasl.oauth import AbstractTokenProvider
 
 from fraudkit.config import Settings
@@ -57,8 +60,6 @@ def make_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
 
 def partitions_of(consumer: KafkaConsumer, topic: str, timeout_s: float = 10.0) -> list[TopicPartition]:
     """The topic's partitions, waiting briefly for metadata (raises if the topic does not exist)."""
-    import time
-
     deadline = time.monotonic() + timeout_s
     while True:
         found = consumer.partitions_for_topic(topic)
@@ -67,3 +68,28 @@ def partitions_of(consumer: KafkaConsumer, topic: str, timeout_s: float = 10.0) 
         if time.monotonic() > deadline:
             raise LookupError(f"Kafka topic {topic!r} does not exist: create it with create_topics(settings)")
         time.sleep(0.1)
+
+
+def drain(consumer: KafkaConsumer, idle_ms: int = 1000, timeout_s: float = 120.0) -> Iterator[ConsumerRecord]:
+    """Every record from the assigned partitions' positions on, until a poll stays empty for `idle_ms`.
+
+    Reading "up to the end offsets" is not reliable on tansu: its ListOffsets(latest) answers the base
+    offset of the last record batch, not the high watermark, so the end is found by reading.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        batch = consumer.poll(timeout_ms=idle_ms)
+        if not batch:
+            return
+        for records in batch.values():
+            yield from records
+    raise TimeoutError(f"records kept arriving for {timeout_s:.0f} s while draining")
+
+
+def record_at(consumer: KafkaConsumer, tp: TopicPartition, offset: int) -> bool:
+    """Whether `tp` holds a record at `offset` (used to tell a checkpoint from a topic that was recreated)."""
+    consumer.assign([tp])
+    consumer.seek(tp, offset)
+    for records in consumer.poll(timeout_ms=2000).values():
+        return bool(records) and records[0].offset == offset
+    return False

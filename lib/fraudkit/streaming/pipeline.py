@@ -55,7 +55,7 @@ def prepare(settings: Settings) -> Scorer:
     from fraudkit.featurestore.admin import create_feature_groups
     from fraudkit.services import ensure_local_services
 
-    ensure_local_services(settings, broker=True)
+    ensure_local_services(settings, broker=not settings.bootstrap_servers)  # configured Kafka: use it
     create_topics(settings)
     create_feature_groups(settings)
     ensure_week_features(settings)

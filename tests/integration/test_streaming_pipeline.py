@@ -1,0 +1,210 @@
+"""The streaming pipeline against the real broker (tansu) and the real emulator, at tiny scale."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+from fraudkit.config import Settings
+from fraudkit.features import compute_card_features
+from fraudkit.featurestore.online import get_record
+from fraudkit.model.live_demo import live_demo_verdict
+from fraudkit.streaming.aggregator import COUNT_FEATURE, MEAN_FEATURE, AggregatorStage
+from fraudkit.streaming.broker import create_topics
+from fraudkit.streaming.demo import run_demo
+from fraudkit.streaming.handlers import AggregateWriter
+from fraudkit.streaming.kafka_clients import drain, make_consumer, make_producer, partitions_of
+from fraudkit.streaming.load import load_settings, stage_environment
+from fraudkit.streaming.pipeline import Pipeline, latest_week_features, make_stage, prepare
+from fraudkit.streaming.producer import produce, read_transactions
+from fraudkit.streaming.records import Transaction, encode_json, to_micros
+from fraudkit.streaming.runner import Runner, Stage, checkpoint_dir
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stream(emulator: Settings, broker: Settings) -> Settings:
+    """The emulator's settings at tiny scale on the session broker, with everything the pipeline needs."""
+    settings = emulator.replace(scale="tiny", bootstrap_servers=broker.bootstrap_servers)
+    prepare(settings)
+    return settings
+
+
+@pytest.fixture
+def topics(stream: Settings) -> Settings:
+    """The stream settings with this test's own topics (and hence its own checkpoints)."""
+    settings = load_settings(stream, uuid.uuid4().hex[:8])
+    create_topics(settings)
+    return settings
+
+
+def read_all(settings: Settings, topic: str) -> list[dict[str, Any]]:
+    consumer = make_consumer(settings)
+    try:
+        consumer.assign(partitions_of(consumer, topic))
+        consumer.seek_to_beginning()
+        return [orjson.loads(record.value) for record in drain(consumer, idle_ms=1000)]
+    finally:
+        consumer.close()
+
+
+def run_until_idle(settings: Settings, stage: Stage, idle_s: float = 2.0, batch_size: int = 200) -> int:
+    runner = Runner(settings, stage, batch_size=batch_size)
+    try:
+        return runner.run(threading.Event(), until_idle_s=idle_s)
+    finally:
+        runner.close()
+
+
+def history(settings: Settings, n: int) -> pl.DataFrame:
+    from data_gen import ensure_dataset
+
+    return read_transactions(ensure_dataset("cards", settings) / "transactions.parquet", limit=n)
+
+
+def with_peers_and_disorder(frame: pl.DataFrame, seed: int = 7) -> tuple[pl.DataFrame, list[int]]:
+    """Add a same-timestamp peer to every 10th transaction, and an arrival order a few places out of order."""
+    peers = frame.gather_every(10).with_columns(pl.col("tid") + "-peer", (pl.col("amount") * 2).round(2))
+    data = pl.concat([frame, peers]).sort("event_time", "tid")
+    rng = random.Random(seed)
+    arrival = sorted(range(data.height), key=lambda i: i + rng.uniform(0, 4))
+    return data, arrival
+
+
+def test_stream_features_equal_batch_features_with_peers_and_late_events(topics: Settings) -> None:
+    data, arrival = with_peers_and_disorder(history(topics, 3000))
+    produce(topics, data[arrival])
+    # the disorder spans minutes of event time here: allow an hour of lateness
+    stage = AggregatorStage(topics, AggregateWriter(topics), lateness=timedelta(hours=1))
+    assert run_until_idle(topics, stage) == data.height
+    assert read_all(topics, topics.dead_letter_topic) == []
+
+    latest: dict[str, dict[str, Any]] = {}
+    for message in read_all(topics, topics.features_topic):
+        if message["tid"] not in latest or message["revision"] > latest[message["tid"]]["revision"]:
+            latest[message["tid"]] = message
+    batch = compute_card_features(data)
+    assert len(latest) == batch.height, "every transaction is emitted"
+    for tid, count, mean in batch.select("tid", COUNT_FEATURE, MEAN_FEATURE).iter_rows():
+        assert latest[tid][COUNT_FEATURE] == count, tid
+        assert latest[tid][MEAN_FEATURE] == pytest.approx(mean, rel=1e-12), tid
+    assert any(m["revision"] > 0 for m in latest.values()), "peers and late events caused corrections"
+
+    # the online store holds each card's newest window (event-time overwrite)
+    newest = batch.sort("event_time", "tid").group_by("cc_num", maintain_order=True).last().head(5)
+    for row in newest.iter_rows(named=True):
+        record = get_record(topics, topics.online_feature_group, row["cc_num"])
+        assert record is not None
+        assert record[COUNT_FEATURE] == row[COUNT_FEATURE]
+        assert record[MEAN_FEATURE] == pytest.approx(row[MEAN_FEATURE], rel=1e-12)
+
+
+def test_demo_decides_every_transaction_from_aggregates_that_include_it(stream: Settings) -> None:
+    settings = load_settings(stream, uuid.uuid4().hex[:8])
+    seen: list[dict[str, Any]] = []
+    decisions = run_demo(settings, fast=True, on_decision=seen.append)
+    assert len(decisions) == 13 and len(seen) == 13
+    assert [d["features"]["num_trans_last_10m"] for d in decisions] == [1, 1, 1, *range(1, 11)]
+    assert all(d["decision"] in {"FRAUD", "NOT FRAUD"} and d["latency_ms"] > 0 for d in decisions)
+    flagged = [d["decision"] == "FRAUD" for d in decisions]
+    roles = pl.DataFrame({"demo_role": ["single"] * 3 + ["burst"] * 10, "burst_index": [None] * 3 + list(range(10))})
+    assert live_demo_verdict(roles, flagged).passed, flagged
+    again = run_demo(settings, fast=True)
+    assert [d["decision"] for d in again] == [d["decision"] for d in decisions], "a rerun decides the same"
+
+
+def test_malformed_messages_go_to_dead_letter_and_the_pipeline_continues(topics: Settings) -> None:
+    good = history(topics, 50)
+    known = good["cc_num"][0]
+    unknown = "9" * 16
+    assert unknown not in set(latest_week_features(topics)["cc_num"])
+    t = to_micros(good["event_time"][-1])
+    bad: list[tuple[bytes, str]] = [
+        (b"not json at all", "not JSON"),
+        (orjson.dumps({"tid": "x1", "cc_num": known, "amount": 5.0}), "missing field 'event_time'"),
+        (orjson.dumps({"tid": "x2", "cc_num": known, "amount": "5", "event_time": "2026-01-01T00:00:00Z"}),
+         "field 'amount' has type str"),
+        (encode_json(Transaction("x3", unknown, 5.0, t).to_message()), "unknown card"),
+        (encode_json(Transaction("x4", known, 5.0, t - 3_600_000_000).to_message()), "too late"),
+    ]
+    producer = make_producer(topics)
+    produce(topics, good)
+    for value, _ in bad:
+        producer.send(topics.transactions_topic, key=known.encode(), value=value)
+    producer.flush()
+    produce(topics, history(topics, 80).slice(50))  # valid traffic after the bad messages
+    with Pipeline(topics, prepare(topics)):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(read_all(topics, topics.decisions_topic)) < 80:
+            time.sleep(0.5)
+    letters = read_all(topics, topics.dead_letter_topic)
+    decided = {d["tid"] for d in read_all(topics, topics.decisions_topic)}
+    assert decided == set(history(topics, 80)["tid"]), "every valid transaction is decided, before and after"
+    assert len(letters) == len(bad)
+    for _, reason in bad:
+        assert sum(reason in letter["reason"] for letter in letters) == 1, reason
+    assert {letter["stage"] for letter in letters} == {"aggregator", "scorer"}
+    assert any(letter["value"] == "not json at all" for letter in letters)
+
+
+def start_stage(settings: Settings, stage: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fraudkit.streaming", "run", "--stage", stage, "--batch-size", "50", "--quiet"],
+        env=stage_environment(settings), stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
+    return process
+
+
+def checkpointed(settings: Settings, stage: str, topic: str) -> int:
+    """Input records the stage has checkpointed so far (cheap to watch while it runs)."""
+    total = 0
+    for path in checkpoint_dir(settings).glob(f"{stage}-{topic}-*.json"):
+        try:
+            total += orjson.loads(path.read_bytes())["next_offset"]
+        except (OSError, orjson.JSONDecodeError):
+            continue  # being replaced right now
+    return total
+
+
+def kill_midway(settings: Settings, stage: str, topic: str, at_least: int) -> None:
+    process = start_stage(settings, stage)
+    deadline = time.monotonic() + 60
+    while checkpointed(settings, stage, topic) < at_least and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_kill_and_restart_loses_and_duplicates_nothing(topics: Settings) -> None:
+    data = history(topics, 4000)
+    produce(topics, data)
+    kill_midway(topics, "aggregator", topics.transactions_topic, at_least=1000)
+    kill_midway(topics, "scorer", topics.features_topic, at_least=500)
+    assert checkpointed(topics, "aggregator", topics.transactions_topic) < data.height, "killed mid-stream"
+    assert checkpointed(topics, "scorer", topics.features_topic) < data.height, "killed mid-stream"
+    run_until_idle(topics, make_stage(topics, "aggregator"), batch_size=50)
+    run_until_idle(topics, make_stage(topics, "scorer"), batch_size=50)
+
+    features = read_all(topics, topics.features_topic)
+    keys = [(m["tid"], m["revision"]) for m in features]
+    assert len(keys) == len(set(keys)), "no enriched transaction is written twice"
+    assert {tid for tid, _ in keys} == set(data["tid"])
+    latest = {m["tid"]: m for m in sorted(features, key=lambda m: m["revision"])}
+    batch = dict(compute_card_features(data).select("tid", COUNT_FEATURE).iter_rows())
+    assert all(latest[tid][COUNT_FEATURE] == count for tid, count in batch.items()), "no double counting"
+
+    decisions = [d["tid"] for d in read_all(topics, topics.decisions_topic)]
+    assert len(decisions) == data.height == len(set(decisions)) and set(decisions) == set(data["tid"])
