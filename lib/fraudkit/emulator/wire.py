@@ -288,7 +288,8 @@ _SERIALIZERS: dict[int, Serializer] = {}
 
 
 def serializer_for(shape: Shape) -> Serializer:
-    """A function that keeps only what `shape` defines and encodes timestamps/blobs for JSON."""
+    """A function that encodes timestamps/blobs for JSON and drops unset (None) or unknown members
+    of structures that contain such values; structures of plain values pass through as built."""
     key = id(shape)
     found = _SERIALIZERS.get(key)
     if found is None:
@@ -301,9 +302,10 @@ def _build_serializer(shape: Shape) -> Serializer:
     kind = shape.type_name
     if kind == "structure":
         members = {name: serializer_for(m) for name, m in shape.members.items()}  # type: ignore[attr-defined]
-        plain = all(s is _identity for s in members.values())
-        if plain:
-            return lambda value: {k: v for k, v in value.items() if k in members and v is not None}
+        if all(s is _identity for s in members.values()):
+            # Nothing to encode below: handlers build these (e.g. 100 records x features per
+            # BatchGetRecord) with exactly the shape's keys, so they pass through untouched.
+            return _identity
         return lambda value: {k: members[k](v) for k, v in value.items() if k in members and v is not None}
     if kind == "list":
         item = serializer_for(shape.member)  # type: ignore[attr-defined]
