@@ -9,6 +9,7 @@ from fraudkit.features.compute import (
     compute_card_features,
     compute_features,
     compute_handbook_features,
+    feature_differences,
     output_schema,
 )
 from fraudkit.features.spec import (
@@ -54,6 +55,7 @@ __all__ = [
     "compute_handbook_features",
     "duckdb_sql",
     "ensure_features",
+    "feature_differences",
     "flink_sql",
     "output_schema",
     "spark_sql",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, get_args
 
+import numpy as np
 import polars as pl
 
 from fraudkit.features import engine_duckdb, engine_pandas, engine_polars
@@ -65,6 +66,18 @@ def compute_features(df: pl.DataFrame, feature_set: FeatureSet, engine: str = "p
         return df.with_columns(pl.Series(name, [], dtype=dtype) for name, dtype in schema.items())
     features = _ENGINE_FUNCTIONS[engine](df.select(feature_set.input_columns), feature_set)
     return df.hstack(features.select(pl.col(name).cast(dtype) for name, dtype in schema.items()))
+
+
+def feature_differences(expected: pl.DataFrame, got: pl.DataFrame, feature_set: FeatureSet) -> dict[str, float]:
+    """How far `got` is from `expected`: count values that differ, and the largest float-feature difference."""
+    counts = [a.name for a in feature_set.aggregates if a.function == "count"]
+    floats = [name for name, dtype in output_schema(feature_set).items() if dtype == pl.Float64]
+    return {
+        "count_mismatches": float(sum(int((got[c] != expected[c]).sum()) for c in counts)),
+        "max_float_difference": max(
+            (float(np.max(np.abs(got[f].to_numpy() - expected[f].to_numpy()), initial=0.0)) for f in floats), default=0.0
+        ),
+    }
 
 
 def compute_card_features(df: pl.DataFrame, engine: str = "polars") -> pl.DataFrame:
