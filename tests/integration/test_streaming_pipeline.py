@@ -208,3 +208,17 @@ def test_kill_and_restart_loses_and_duplicates_nothing(topics: Settings) -> None
 
     decisions = [d["tid"] for d in read_all(topics, topics.decisions_topic)]
     assert len(decisions) == data.height == len(set(decisions)) and set(decisions) == set(data["tid"])
+
+
+def test_replay_from_an_older_checkpoint_writes_nothing_twice(topics: Settings) -> None:
+    data = history(topics, 1000)
+    produce(topics, data.head(500))
+    run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0)
+    older = {path: path.read_bytes() for path in checkpoint_dir(topics).glob(f"aggregator-{topics.transactions_topic}-*")}
+    produce(topics, data.slice(500))
+    run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0)
+    for path, content in older.items():  # as if the stage had crashed before its last checkpoints
+        path.write_bytes(content)
+    assert run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0) == 500, "the second half is replayed"
+    keys = [(m["tid"], m["revision"]) for m in read_all(topics, topics.features_topic)]
+    assert len(keys) == len(set(keys)) and {tid for tid, _ in keys} == set(data["tid"])
