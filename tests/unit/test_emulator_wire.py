@@ -1,0 +1,137 @@
+"""The model-driven wire layer: routing, parsing and validation by shape, serialisation, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+import pytest
+from fraudkit.emulator.core import AwsError
+from fraudkit.emulator.wire import (
+    HttpRequest,
+    error_response,
+    json_targets,
+    parse_json_request,
+    parse_rest_request,
+    rest_routes,
+    serialize_json_response,
+    serialize_rest_response,
+    service_model,
+)
+
+
+def request(method: str, path: str, body: object = b"", query: dict[str, list[str]] | None = None,
+            headers: dict[str, str] | None = None) -> HttpRequest:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return HttpRequest(method, path, query or {}, headers or {}, raw)
+
+
+def route(method: str, path: str) -> tuple[str, str, dict[str, str]]:
+    for candidate in rest_routes():
+        match = candidate.pattern.match(path)
+        if match and candidate.method == method:
+            return candidate.service, candidate.operation.name, match.groupdict()
+    raise LookupError(path)
+
+
+def runtime_op(name: str):
+    return service_model("sagemaker-featurestore-runtime").operation_model(name)
+
+
+def test_rest_routes_follow_the_models_request_uris() -> None:
+    assert route("GET", "/FeatureGroup/fg") == ("sagemaker-featurestore-runtime", "GetRecord", {"FeatureGroupName": "fg"})
+    assert route("PUT", "/FeatureGroup/fg")[1] == "PutRecord"
+    assert route("DELETE", "/FeatureGroup/fg")[1] == "DeleteRecord"
+    assert route("POST", "/FeatureGroup/fg/ListRecords")[1] == "ListRecords"
+    assert route("POST", "/FeatureGroup/fg/Record")[1] == "UpdateRecord"
+    assert route("POST", "/BatchGetRecord")[1] == "BatchGetRecord"
+    assert route("POST", "/endpoints/my-endpoint/invocations")[:2] == ("sagemaker-runtime", "InvokeEndpoint")
+    assert json_targets()["SageMaker.CreateFeatureGroup"][1].name == "CreateFeatureGroup"
+
+
+def test_every_runtime_operation_of_the_model_is_routable() -> None:
+    model = service_model("sagemaker-featurestore-runtime")
+    routed = {r.operation.name for r in rest_routes() if r.service == "sagemaker-featurestore-runtime"}
+    assert routed == set(model.operation_names)
+    assert len(routed) == 7
+
+
+def test_rest_parse_takes_uri_query_and_body_members() -> None:
+    params = parse_rest_request(
+        runtime_op("GetRecord"),
+        request("GET", "/FeatureGroup/arn%3Aaws%3Asagemaker%3Aus-east-1%3A000000000000%3Afeature-group%2Ffg",
+                query={"RecordIdentifierValueAsString": ["42"], "FeatureName": ["a", "b"], "ExpirationTimeResponse": ["Enabled"]}),
+        {"FeatureGroupName": "arn%3Aaws%3Asagemaker%3Aus-east-1%3A000000000000%3Afeature-group%2Ffg"},
+    )
+    assert params == {
+        "FeatureGroupName": "arn:aws:sagemaker:us-east-1:000000000000:feature-group/fg",
+        "RecordIdentifierValueAsString": "42",
+        "FeatureNames": ["a", "b"],
+        "ExpirationTimeResponse": "Enabled",
+    }
+    put = parse_rest_request(
+        runtime_op("PutRecord"),
+        request("PUT", "/FeatureGroup/fg", {"Record": [{"FeatureName": "a", "ValueAsString": "1"}], "Extra": 1}),
+        {"FeatureGroupName": "fg"},
+    )
+    assert put == {"FeatureGroupName": "fg", "Record": [{"FeatureName": "a", "ValueAsString": "1"}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "fragment"),
+    [
+        ({}, "ValidationException", "'record' failed to satisfy constraint: Member must not be null"),
+        ({"Record": []}, "ValidationException", "length greater than or equal to 1"),
+        ({"Record": [{"FeatureName": "bad name", "ValueAsString": "1"}]}, "ValidationException", "regular expression"),
+        ({"Record": [{"ValueAsString": "1"}]}, "ValidationException", "'record.1.featureName'"),
+        ({"Record": [{"FeatureName": "a"}], "TargetStores": ["Elsewhere"]}, "ValidationException", "enum value set"),
+        ({"Record": [{"FeatureName": "a"}], "TtlDuration": {"Unit": "Days", "Value": 0}}, "ValidationException", "greater than or equal to 1"),
+        ({"Record": "not a list"}, "SerializationException", "Expected a list"),
+        ({"Record": [{"FeatureName": 5}]}, "SerializationException", "Expected a string"),
+        (b"{not json", "SerializationException", "not valid JSON"),
+        (b"[1, 2]", "SerializationException", "JSON object"),
+    ],
+)
+def test_rest_parse_enforces_the_shapes_constraints(body, code, fragment) -> None:
+    with pytest.raises(AwsError) as caught:
+        parse_rest_request(runtime_op("PutRecord"), request("PUT", "/FeatureGroup/fg", body), {"FeatureGroupName": "fg"})
+    assert caught.value.code == code
+    assert fragment in caught.value.message
+
+
+def test_json_parse_counts_every_violation_and_converts_timestamps() -> None:
+    op = service_model("sagemaker").operation_model("ListFeatureGroups")
+    with pytest.raises(AwsError) as caught:
+        parse_json_request(op, request("POST", "/", {"MaxResults": 0, "SortOrder": "Sideways"}))
+    assert caught.value.message.startswith("2 validation errors detected:")
+    parsed = parse_json_request(op, request("POST", "/", {"CreationTimeAfter": 1700000000}))
+    assert parsed["CreationTimeAfter"] == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+
+
+def test_json_serialisation_encodes_timestamps_and_drops_unset_members() -> None:
+    op = service_model("sagemaker").operation_model("DescribeFeatureMetadata")
+    created = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    response = serialize_json_response(
+        op, {"FeatureGroupName": "fg", "CreationTime": created, "LastModifiedTime": 1.5, "Description": None, "Bogus": 1}, "id"
+    )
+    assert orjson.loads(response.body) == {"FeatureGroupName": "fg", "CreationTime": 1704067200.0, "LastModifiedTime": 1.5}
+    assert ("Content-Type", "application/x-amz-json-1.1") in response.headers
+
+
+def test_rest_serialisation_of_payload_blobs_and_header_members() -> None:
+    op = service_model("sagemaker-runtime").operation_model("InvokeEndpoint")
+    response = serialize_rest_response(op, {"Body": b"0.25\n0.75", "ContentType": "text/csv", "InvokedProductionVariant": "v1"}, "id")
+    assert response.body == b"0.25\n0.75"
+    assert ("Content-Type", "text/csv") in response.headers
+    assert ("x-Amzn-Invoked-Production-Variant", "v1") in response.headers
+
+
+def test_errors_use_the_models_codes_and_statuses() -> None:
+    runtime_missing = error_response("sagemaker-featurestore-runtime", AwsError("ResourceNotFound", "gone"), "id")
+    assert runtime_missing.status == 404  # the runtime model says 404
+    assert ("x-amzn-ErrorType", "ResourceNotFound") in runtime_missing.headers
+    control_missing = error_response("sagemaker", AwsError("ResourceNotFound", "gone"), "id")
+    assert control_missing.status == 400
+    invalid = error_response("sagemaker-featurestore-runtime", AwsError("ValidationException", "bad"), "id")
+    assert orjson.loads(invalid.body)["__type"] == "ValidationError"  # the runtime's name for it
+    assert error_response("sagemaker", AwsError("ValidationException", "bad"), "id").headers[-1][1] == "ValidationException"
