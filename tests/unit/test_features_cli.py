@@ -84,3 +84,11 @@ def test_ensure_features_writes_once_and_rebuilds_when_the_data_changes(tmp_path
     os.utime(source, ns=(later, later))
     ensure_features(kind, settings)
     assert path.stat().st_mtime_ns != first_write
+
+
+def test_ensure_features_rebuilds_a_file_missing_a_feature(tmp_path: Path) -> None:
+    settings = Settings.load(scale="tiny", seed=5, state_dir=tmp_path)
+    path = ensure_features("cards", settings)
+    pl.read_parquet(path).drop("count_ratio").write_parquet(path)  # as written by an older specification
+    ensure_features("cards", settings)
+    assert "count_ratio" in pl.read_parquet_schema(path)

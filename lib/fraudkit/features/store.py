@@ -43,6 +43,13 @@ def ensure_features(kind: str, settings: Settings, engine: str = "polars") -> Pa
         raise ValueError(f"kind={kind!r} is not one of {tuple(FEATURE_SETS)}")
     source = ensure_dataset(kind, settings) / TRANSACTIONS_FILE
     target = settings.data_dir / kind / FEATURES_FILE
-    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+    if _is_current(target, source, FEATURE_SETS[kind].feature_names):
         return target
     return build_features_file(kind, source, target, engine)
+
+
+def _is_current(target: Path, source: Path, feature_names: tuple[str, ...]) -> bool:
+    """True when `target` is newer than its source and holds every feature the specification defines now."""
+    if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+        return False
+    return set(feature_names) <= set(pl.read_parquet_schema(target))
