@@ -8,6 +8,8 @@ the same window and therefore share one value. With delay 0 the window includes 
 Windows are durations anchored to each transaction, never calendar days.
 
 Empty windows (only possible with a delay): count 0, mean 0.0 (the Fraud Detection Handbook's fillna(0)).
+The Handbook's own pandas code uses `rolling("7d")`, i.e. half-open windows (t - w, t] with row-by-row
+ties; the kit applies the one rule above to the Handbook features too, so every engine and the stream agree.
 
 Ratio rule: a ratio is numerator / denominator computed in floating point (never integer division). It is
 `UNDEFINED_RATIO` (0.0) when the denominator is zero or when either operand is missing (None/NaN), e.g. when
