@@ -52,7 +52,7 @@ def client(service: str, url: str) -> Any:
     )
 
 
-def interleaved_latencies_ms(calls: list[Callable[[int], Any]], count: int, rounds: int = 5) -> list[np.ndarray]:
+def interleaved_latencies_ms(calls: list[Callable[[int], Any]], count: int, rounds: int = 20) -> list[np.ndarray]:
     """Per-call latencies of each target, measured in alternating rounds so load swings hit all alike."""
     for call in calls:
         for i in range(min(100, count)):
