@@ -86,6 +86,24 @@ def test_null_amounts_are_rejected() -> None:
         compute_card_features(df)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_nanosecond_and_millisecond_times_are_accepted_and_kept(engine: str) -> None:
+    df = card_frame([("c1", BASE, 1.0), ("c1", BASE + dt.timedelta(minutes=10), 3.0)])
+    for unit in ("ns", "ms"):
+        source = df.with_columns(pl.col("event_time").dt.cast_time_unit(unit))
+        out = compute_card_features(source, engine)
+        assert out["num_trans_last_10m"].to_list() == [1, 2]
+        assert out.schema["event_time"] == source.schema["event_time"]
+
+
+def test_sub_microsecond_times_are_rejected() -> None:
+    df = card_frame([("c1", BASE, 1.0)]).with_columns(
+        pl.col("event_time").dt.cast_time_unit("ns") + pl.duration(nanoseconds=1)
+    )
+    with pytest.raises(FeatureInputError, match="sub-microsecond"):
+        compute_card_features(df)
+
+
 def test_unknown_engine_is_rejected() -> None:
     with pytest.raises(ValueError, match="engine"):
         compute_card_features(card_frame([("c1", BASE, 1.0)]), engine="spark")

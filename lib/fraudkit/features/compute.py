@@ -48,6 +48,8 @@ def validate_input(df: pl.DataFrame, feature_set: FeatureSet) -> None:
     for column in feature_set.value_columns:
         if not df.schema[column].is_numeric():
             raise FeatureInputError(f"column {column} must be numeric, not {df.schema[column]}")
+    if (df[feature_set.timestamp].dt.nanosecond() % 1000 != 0).any():
+        raise FeatureInputError(f"column {feature_set.timestamp} has sub-microsecond times; windows use microseconds")
     for column in feature_set.input_columns:
         if df[column].null_count():
             raise FeatureInputError(f"column {column} has null values; every transaction needs all of them")
@@ -64,7 +66,11 @@ def compute_features(df: pl.DataFrame, feature_set: FeatureSet, engine: str = "p
     schema = output_schema(feature_set)
     if df.is_empty():
         return df.with_columns(pl.Series(name, [], dtype=dtype) for name, dtype in schema.items())
-    features = _ENGINE_FUNCTIONS[engine](df.select(feature_set.input_columns), feature_set)
+    # every engine works at microsecond precision (DuckDB has no interval arithmetic on nanosecond times)
+    engine_input = df.select(feature_set.input_columns).with_columns(
+        pl.col(feature_set.timestamp).dt.cast_time_unit("us")
+    )
+    features = _ENGINE_FUNCTIONS[engine](engine_input, feature_set)
     return df.hstack(features.select(pl.col(name).cast(dtype) for name, dtype in schema.items()))
 
 
