@@ -172,6 +172,14 @@ def _progress(notebooks: list[Path], quiet: bool) -> Any:
     return tqdm(notebooks, unit="notebook", file=sys.stderr, disable=quiet or not sys.stderr.isatty())
 
 
+def _announce(run: NotebookRun, quiet: bool) -> None:
+    """One line per finished notebook on stderr, above the progress bar."""
+    from tqdm import tqdm
+
+    if not quiet:
+        tqdm.write(f"{run.name}: {run.status} in {run.seconds:.1f} s", file=sys.stderr)
+
+
 def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet: bool = False) -> list[NotebookRun]:
     """Execute `notebooks` in order into `out_dir`, stopping at the first failure; writes the index."""
     parameters = {
@@ -194,8 +202,7 @@ def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet
             runs.append(run)
             export_html(out_dir / source.name)
             write_report(out_dir, runs, settings)
-            if not quiet:
-                print(f"{run.name}: {run.status} in {run.seconds:.1f} s", file=sys.stderr)
+            _announce(run, quiet)
             if run.status != "ok":
                 break
     finally:
@@ -233,13 +240,12 @@ def refresh_committed(notebooks: list[Path], keep: list[Path], quiet: bool = Fal
                     executed = Path(scratch) / source.name
                     run = execute_notebook(source, executed, parameters=None)
                     runs.append(run)
+                    _announce(run, quiet)
                     if run.status != "ok":
                         break
                     if source in keep:
                         notebook = strip_volatile_metadata(nbformat.read(executed, as_version=4))
                         write_atomically(source, nbformat.writes(notebook) + "\n")
-                    if not quiet:
-                        print(f"{run.name}: {run.status} in {run.seconds:.1f} s", file=sys.stderr)
         finally:
             stop_local_services(state_dir)
     return runs
