@@ -7,22 +7,18 @@ import subprocess
 import sys
 
 import numpy as np
-import polars as pl
 import pytest
 from fraudkit.config import Settings
 from fraudkit.model import (
     CARD_MODEL_FEATURES,
     REPORT_KEYS,
-    card_threshold,
     describe_endpoint,
+    endpoint_live_demo,
     ensure_card_endpoint,
     invoke_rows,
     load_booster,
     model_path,
-    run_live_demo,
 )
-
-from data_gen import ensure_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -50,9 +46,7 @@ def test_endpoint_scores_equal_the_local_booster(tiny: Settings) -> None:
 
 
 def test_live_demo_through_the_endpoint_is_sane(tiny: Settings) -> None:
-    name = ensure_card_endpoint(tiny)
-    history = pl.read_parquet(ensure_dataset("cards", tiny) / "transactions.parquet")
-    result = run_live_demo(history, lambda rows: invoke_rows(tiny, rows, name), card_threshold(tiny), tiny.seed)
+    result = endpoint_live_demo(tiny)
     # a sanity bound at tiny scale (the targets are reported by the evaluation at larger scales)
     assert result.singles_flagged <= 1
     assert result.burst_flagged_after_first >= 6

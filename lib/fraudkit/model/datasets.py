@@ -27,3 +27,11 @@ def load_features(kind: DataKind, settings: Settings) -> pl.DataFrame:
     if missing:
         raise ValueError(f"the {kind} feature table lacks {missing}: recompute the features")
     return frame.select(spec.columns).sort(spec.time_column)
+
+
+def example_rows(kind: DataKind, settings: Settings, per_class: int = 2) -> pl.DataFrame:
+    """A few fraudulent and legitimate transactions of the test period's end, for showing predictions."""
+    spec = DATASETS[kind]
+    frame = load_features(kind, settings)
+    label = pl.col(spec.label_column)
+    return pl.concat([frame.filter(label == 1).tail(per_class), frame.filter(label == 0).tail(per_class)])

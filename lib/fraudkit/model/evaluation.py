@@ -19,7 +19,6 @@ import polars as pl
 
 from data_gen import ensure_dataset
 from fraudkit.config import Settings
-from fraudkit.model import plots
 from fraudkit.model.artifact import model_path, save_model
 from fraudkit.model.datasets import load_features
 from fraudkit.model.live_demo import run_live_demo
@@ -154,6 +153,8 @@ def evaluate(
     labels = prepared.parts["test"][prepared.spec.label_column].to_numpy()
     progress("test")
 
+    from fraudkit.model import plots  # matplotlib only here: scoring code imports this package too
+
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = _plot_paths(out)
     plots.pr_curves(labels, {"ours": our_scores, reference.config.name: reference_scores}, paths["pr-curve"])
@@ -184,3 +185,17 @@ def evaluate(
     partial.write_text(json.dumps(report, indent=2, sort_keys=True))
     partial.replace(out)
     return report
+
+
+def report_table(report: dict[str, Any]) -> pl.DataFrame:
+    """The headline metrics of a report side by side: ours, the reference, and the published baseline."""
+    published = report.get("published_baseline", {})
+    return pl.DataFrame(
+        {
+            "metric": list(REPORT_KEYS),
+            "ours": [round(float(report[key]), 3) for key in REPORT_KEYS],
+            report["reference"]["config"]: [round(float(report["reference"][key]), 3) for key in REPORT_KEYS],
+            "published": [published.get(key) for key in REPORT_KEYS],
+        },
+        schema_overrides={"published": pl.Float64},
+    )
