@@ -21,15 +21,17 @@ import base64
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import polars as pl
 from kafka.consumer.fetcher import ConsumerRecord
 
 from fraudkit.config import Settings
 from fraudkit.features import WINDOW_1W, card_ratios
+from fraudkit.featurestore.ingest import bulk_ingest_local, wire_records
 from fraudkit.featurestore.specs import EVENT_TIME, RECORD_ID
 from fraudkit.streaming.aggregator import COUNT_FEATURE, MEAN_FEATURE, window_feature_names
 from fraudkit.streaming.records import (
@@ -43,7 +45,7 @@ from fraudkit.streaming.records import (
 from fraudkit.streaming.runner import Output
 
 BATCH_GET_LIMIT = 100
-PUT_THREADS = 8
+PUT_THREADS = 8  # below botocore's pool of 10 connections per client
 DEFAULT_THRESHOLD = 0.5
 FRAUD, NOT_FRAUD = "FRAUD", "NOT FRAUD"
 
@@ -111,14 +113,16 @@ def msk_records(event: dict[str, Any]) -> list[MskRecord]:
 
 # -- ingest: 10-minute aggregates into the online feature group --
 class AggregateWriter:
-    """PutRecord of enriched transactions on `cc-agg-fg`, batched for throughput.
+    """Writes the 10-minute aggregates of enriched transactions to `cc-agg-fg`, batched for throughput.
 
-    Within one batch only the latest event of each card is put: the online row after the batch is
-    the same (event-time overwrite keeps the newest), at a fraction of the calls. The records go out
-    through a small thread pool (boto3 clients are thread-safe).
+    Locally a batch is one request to the emulator's bulk path (every aggregate reaches the offline
+    store, the event-time rule picks the online row). On AWS, where PutRecord is the only write, only
+    the latest event of each card in the batch is put, through a small thread pool (boto3 clients are
+    thread-safe): the online row after the batch is the same at a fraction of the calls.
     """
 
     def __init__(self, settings: Settings, threads: int = PUT_THREADS) -> None:
+        self.settings = settings
         self.feature_group = settings.online_feature_group
         self.client = settings.client("sagemaker-featurestore-runtime")
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="put-record")
@@ -133,18 +137,30 @@ class AggregateWriter:
                 latest[message["cc_num"]] = (event_micros, message)
         return [message for _, message in latest.values()]
 
-    def _put(self, message: dict[str, Any]) -> None:
-        record = [
-            {"FeatureName": RECORD_ID, "ValueAsString": message["cc_num"]},
-            {"FeatureName": COUNT_FEATURE, "ValueAsString": str(message[COUNT_FEATURE])},
-            {"FeatureName": MEAN_FEATURE, "ValueAsString": repr(float(message[MEAN_FEATURE]))},
-            {"FeatureName": EVENT_TIME, "ValueAsString": repr(parse_time(message["event_time"]) / 1e6)},
-        ]
+    @staticmethod
+    def rows(messages: list[dict[str, Any]]) -> pl.DataFrame:
+        """The feature group's columns for each message (event time in epoch seconds, Fractional)."""
+        return pl.DataFrame(
+            {
+                RECORD_ID: [m["cc_num"] for m in messages],
+                COUNT_FEATURE: [m[COUNT_FEATURE] for m in messages],
+                MEAN_FEATURE: [float(m[MEAN_FEATURE]) for m in messages],
+                EVENT_TIME: [parse_time(m["event_time"]) / 1e6 for m in messages],
+            },
+            schema={RECORD_ID: pl.String, COUNT_FEATURE: pl.Int64, MEAN_FEATURE: pl.Float64, EVENT_TIME: pl.Float64},
+        )
+
+    def _put(self, record: list[dict[str, str]]) -> None:
         self.client.put_record(FeatureGroupName=self.feature_group, Record=record)
 
     def __call__(self, messages: list[dict[str, Any]]) -> Callable[[], None]:
-        """Start the puts; the returned wait re-raises the first failure (nothing is committed before it)."""
-        futures = [self.pool.submit(self._put, message) for message in self.latest_per_card(messages)]
+        """Start the writes; the returned wait re-raises the first failure (nothing is committed before it)."""
+        futures: list[Future[Any]]
+        if self.settings.backend == "local":
+            futures = [self.pool.submit(bulk_ingest_local, self.settings, self.feature_group, self.rows(messages), True)]
+        else:
+            latest = self.rows(self.latest_per_card(messages))
+            futures = [self.pool.submit(self._put, record) for record in wire_records(latest)]
 
         def wait() -> None:
             for future in futures:
@@ -182,32 +198,38 @@ class Scorer:
         self.threshold = threshold
         self.featurestore = settings.client("sagemaker-featurestore-runtime")
         self.runtime = settings.client("sagemaker-runtime")
+        self.pool = ThreadPoolExecutor(max_workers=PUT_THREADS, thread_name_prefix="batch-get")
+
+    def _week_chunk(self, cards: list[str]) -> dict[str, dict[str, float]]:
+        response = self.featurestore.batch_get_record(
+            Identifiers=[
+                {
+                    "FeatureGroupName": self.batch_feature_group,
+                    "RecordIdentifiersValueAsString": cards,
+                    "FeatureNames": [RECORD_ID, WEEK_COUNT, WEEK_MEAN],
+                }
+            ]
+        )
+        if response.get("Errors"):
+            error = response["Errors"][0]
+            raise RuntimeError(f"BatchGetRecord on {self.batch_feature_group}: {error.get('ErrorCode')} {error.get('ErrorMessage')}")
+        if response.get("UnprocessedIdentifiers"):
+            raise RuntimeError(f"BatchGetRecord left identifiers unprocessed on {self.batch_feature_group}")
+        found = {}
+        for item in response.get("Records", []):
+            values = {f["FeatureName"]: f["ValueAsString"] for f in item["Record"]}
+            found[item["RecordIdentifierValueAsString"]] = {
+                WEEK_COUNT: float(values.get(WEEK_COUNT, "nan")),
+                WEEK_MEAN: float(values.get(WEEK_MEAN, "nan")),
+            }
+        return found
 
     def week_features(self, cards: list[str]) -> dict[str, dict[str, float]]:
-        """1-week count and mean per known card (BatchGetRecord, 100 identifiers per call)."""
+        """1-week count and mean per known card: BatchGetRecord calls of 100 identifiers, in parallel."""
+        chunks = [cards[start : start + BATCH_GET_LIMIT] for start in range(0, len(cards), BATCH_GET_LIMIT)]
         found: dict[str, dict[str, float]] = {}
-        for start in range(0, len(cards), BATCH_GET_LIMIT):
-            chunk = cards[start : start + BATCH_GET_LIMIT]
-            response = self.featurestore.batch_get_record(
-                Identifiers=[
-                    {
-                        "FeatureGroupName": self.batch_feature_group,
-                        "RecordIdentifiersValueAsString": chunk,
-                        "FeatureNames": [RECORD_ID, WEEK_COUNT, WEEK_MEAN],
-                    }
-                ]
-            )
-            if response.get("Errors"):
-                error = response["Errors"][0]
-                raise RuntimeError(f"BatchGetRecord on {self.batch_feature_group}: {error.get('ErrorCode')} {error.get('ErrorMessage')}")
-            if response.get("UnprocessedIdentifiers"):
-                raise RuntimeError(f"BatchGetRecord left identifiers unprocessed on {self.batch_feature_group}")
-            for item in response.get("Records", []):
-                values = {f["FeatureName"]: f["ValueAsString"] for f in item["Record"]}
-                found[item["RecordIdentifierValueAsString"]] = {
-                    WEEK_COUNT: float(values.get(WEEK_COUNT, "nan")),
-                    WEEK_MEAN: float(values.get(WEEK_MEAN, "nan")),
-                }
+        for part in self.pool.map(self._week_chunk, chunks):
+            found.update(part)
         return found
 
     def invoke(self, rows: list[list[float]]) -> list[float]:

@@ -42,12 +42,12 @@ def latest_week_features(settings: Settings) -> pl.DataFrame:
 
 def ensure_week_features(settings: Settings) -> None:
     """Ingest the batch 1-week features into `cc-agg-batch-fg` unless the group already holds them."""
-    from fraudkit.featurestore.ingest import put_records
+    from fraudkit.featurestore.ingest import ingest
     from fraudkit.featurestore.online import get_record
 
     rows = latest_week_features(settings)
     if get_record(settings, settings.batch_feature_group, rows[RECORD_ID][-1]) is None:
-        put_records(settings, settings.batch_feature_group, rows, quiet=True)  # one row per card: few puts
+        ingest(settings, settings.batch_feature_group, rows, quiet=True)
 
 
 def prepare(settings: Settings) -> Scorer:
