@@ -11,25 +11,13 @@ import pytest
 from botocore.exceptions import ClientError
 from fraudkit.featurestore import wait_for_status
 
-from tests.fixtures.emulator import CARD_DEFINITIONS
+from tests.fixtures.emulator import CARD_DEFINITIONS, feature_group_request
 
 pytestmark = pytest.mark.integration
 
 
 def unique(prefix: str = "cp") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def base_request(name: str, **changes: Any) -> dict[str, Any]:
-    request = {
-        "FeatureGroupName": name,
-        "RecordIdentifierFeatureName": "cc_num",
-        "EventTimeFeatureName": "trans_time",
-        "FeatureDefinitions": CARD_DEFINITIONS,
-        "OnlineStoreConfig": {"EnableOnlineStore": True},
-        **changes,
-    }
-    return {k: v for k, v in request.items() if v is not None}
 
 
 def code_of(call: Any) -> str:
@@ -41,7 +29,7 @@ def code_of(call: Any) -> str:
 
 def test_create_moves_from_creating_to_created_with_real_arn(emulator, sagemaker_client) -> None:
     name = unique()
-    arn = sagemaker_client.create_feature_group(**base_request(name))["FeatureGroupArn"]
+    arn = sagemaker_client.create_feature_group(**feature_group_request(name))["FeatureGroupArn"]
     assert arn == f"arn:aws:sagemaker:us-east-1:000000000000:feature-group/{name}"
     assert sagemaker_client.describe_feature_group(FeatureGroupName=name)["FeatureGroupStatus"] in ("Creating", "Created")
     wait_for_status(emulator, name, "Created", timeout=10)
@@ -55,7 +43,7 @@ def test_create_moves_from_creating_to_created_with_real_arn(emulator, sagemaker
 def test_offline_store_config_is_resolved_like_the_service(emulator, sagemaker_client) -> None:
     name = unique("offline")
     sagemaker_client.create_feature_group(
-        **base_request(
+        **feature_group_request(
             name,
             OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://bucket/some/prefix"}},
             RoleArn="arn:aws:iam::000000000000:role/r",
@@ -89,36 +77,35 @@ def test_offline_store_config_is_resolved_like_the_service(emulator, sagemaker_c
 def test_create_validation_rules(unvalidated_client, changes) -> None:
     client = unvalidated_client("sagemaker")
     name = unique("bad")
-    request = {**base_request(name), **changes}
-    request = {k: v for k, v in request.items() if v is not None}
+    request = feature_group_request(name, **changes)
     assert code_of(lambda: client.create_feature_group(**request)) == "ValidationException"
     assert code_of(lambda: client.describe_feature_group(FeatureGroupName=name)) == "ResourceNotFound"
 
 
 def test_duplicate_name_is_resource_in_use(emulator, sagemaker_client) -> None:
     name = unique()
-    sagemaker_client.create_feature_group(**base_request(name))
-    assert code_of(lambda: sagemaker_client.create_feature_group(**base_request(name))) == "ResourceInUse"
+    sagemaker_client.create_feature_group(**feature_group_request(name))
+    assert code_of(lambda: sagemaker_client.create_feature_group(**feature_group_request(name))) == "ResourceInUse"
 
 
 def test_delete_goes_through_deleting_then_not_found(emulator, sagemaker_client) -> None:
     name = unique("del")
-    sagemaker_client.create_feature_group(**base_request(name))
+    sagemaker_client.create_feature_group(**feature_group_request(name))
     wait_for_status(emulator, name, "Created", timeout=10)
     sagemaker_client.delete_feature_group(FeatureGroupName=name)
     assert sagemaker_client.describe_feature_group(FeatureGroupName=name)["FeatureGroupStatus"] in ("Deleting",)
-    assert code_of(lambda: sagemaker_client.create_feature_group(**base_request(name))) == "ResourceInUse"
+    assert code_of(lambda: sagemaker_client.create_feature_group(**feature_group_request(name))) == "ResourceInUse"
     wait_for_status(emulator, name, None, timeout=10)
     assert code_of(lambda: sagemaker_client.delete_feature_group(FeatureGroupName=name)) == "ResourceNotFound"
-    sagemaker_client.create_feature_group(**base_request(name))  # the name is free again
+    sagemaker_client.create_feature_group(**feature_group_request(name))  # the name is free again
 
 
 def test_list_filters_sorts_and_paginates(emulator, sagemaker_client) -> None:
     tag = uuid.uuid4().hex[:8]
     names = [f"list-{tag}-{i}" for i in range(5)]
-    for name in names:
-        sagemaker_client.create_feature_group(**base_request(name))
-        time.sleep(0.01)
+    for i, name in enumerate(names):
+        sagemaker_client.create_feature_group(**feature_group_request(name))
+        time.sleep(1.1 if i == 2 else 0.01)  # botocore sends timestamp filters in whole seconds
     wait_for_status(emulator, names[-1], "Created", timeout=10)
     ascending = sagemaker_client.list_feature_groups(NameContains=tag, SortBy="Name", SortOrder="Ascending")
     assert [s["FeatureGroupName"] for s in ascending["FeatureGroupSummaries"]] == names
@@ -131,8 +118,10 @@ def test_list_filters_sorts_and_paginates(emulator, sagemaker_client) -> None:
         if not token:
             break
     assert pages == [names[4:2:-1], names[2:0:-1], names[:1]]
-    after = sagemaker_client.describe_feature_group(FeatureGroupName=names[2])["CreationTime"]
-    newer = sagemaker_client.list_feature_groups(NameContains=tag, CreationTimeAfter=after)["FeatureGroupSummaries"]
+    boundary = sagemaker_client.describe_feature_group(FeatureGroupName=names[3])["CreationTime"]
+    older = sagemaker_client.list_feature_groups(NameContains=tag, CreationTimeBefore=boundary)["FeatureGroupSummaries"]
+    assert {s["FeatureGroupName"] for s in older} == set(names[:3])
+    newer = sagemaker_client.list_feature_groups(NameContains=tag, CreationTimeAfter=boundary)["FeatureGroupSummaries"]
     assert {s["FeatureGroupName"] for s in newer} == set(names[3:])
     created = sagemaker_client.list_feature_groups(NameContains=tag, FeatureGroupStatusEquals="Created", MaxResults=100)
     assert len(created["FeatureGroupSummaries"]) == 5
@@ -141,7 +130,7 @@ def test_list_filters_sorts_and_paginates(emulator, sagemaker_client) -> None:
 
 def test_update_adds_features_and_rejects_duplicates(emulator, sagemaker_client, runtime_client) -> None:
     name = unique("upd")
-    sagemaker_client.create_feature_group(**base_request(name))
+    sagemaker_client.create_feature_group(**feature_group_request(name))
     wait_for_status(emulator, name, "Created", timeout=10)
     sagemaker_client.update_feature_group(
         FeatureGroupName=name, FeatureAdditions=[{"FeatureName": "merchant", "FeatureType": "String"}]
@@ -165,7 +154,7 @@ def test_update_adds_features_and_rejects_duplicates(emulator, sagemaker_client,
 
 def test_feature_metadata_describe_and_update(emulator, sagemaker_client) -> None:
     name = unique("meta")
-    sagemaker_client.create_feature_group(**base_request(name))
+    sagemaker_client.create_feature_group(**feature_group_request(name))
     sagemaker_client.update_feature_metadata(
         FeatureGroupName=name,
         FeatureName="avg_amt",

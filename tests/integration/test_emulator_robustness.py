@@ -22,7 +22,7 @@ from fraudkit.featurestore import flush_local, wait_for_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_featurestore_runtime import as_dict, offline_rows, record
+from tests.integration.test_featurestore_runtime import all_record_ids, as_dict, offline_rows, record
 
 pytestmark = pytest.mark.integration
 SENTINEL = record("sentinel", 42, 4.2, 10_000_000_000)
@@ -187,14 +187,7 @@ def test_concurrent_writers_lose_nothing_and_newest_event_time_wins(emulator, ne
     for thread in threads:
         thread.join()
     assert as_dict(runtime_client.get_record(FeatureGroupName=name, RecordIdentifierValueAsString="shared"))["num_trans"] == "200"
-    listed, token = [], None
-    while True:
-        page = runtime_client.list_records(FeatureGroupName=name, MaxResults=100, **({"NextToken": token} if token else {}))
-        listed += page["RecordIdentifiers"]
-        token = page.get("NextToken")
-        if not token:
-            break
-    assert len(listed) == 201
+    assert len(all_record_ids(runtime_client, name, page_size=100)) == 201
     history = offline_rows(emulator, sagemaker_client, name)
     assert history.height == 400
     assert sorted(history.filter(history["cc_num"] == "shared")["num_trans"].to_list()) == list(range(1, 201))

@@ -31,6 +31,20 @@ def error_of(call: Callable[[], Any]) -> tuple[str, int]:
     return caught.value.response["Error"]["Code"], caught.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
+def all_record_ids(runtime_client: Any, name: str, page_size: int, **options: Any) -> list[str]:
+    """Every ListRecords page, following NextToken."""
+    seen: list[str] = []
+    token = None
+    while True:
+        page = runtime_client.list_records(
+            FeatureGroupName=name, MaxResults=page_size, **options, **({"NextToken": token} if token else {})
+        )
+        seen += page["RecordIdentifiers"]
+        token = page.get("NextToken")
+        if not token:
+            return seen
+
+
 def offline_rows(settings: Settings, sagemaker_client: Any, name: str) -> pl.DataFrame:
     flush_local(settings)
     uri = sagemaker_client.describe_feature_group(FeatureGroupName=name)["OfflineStoreConfig"]["S3StorageConfig"][
@@ -242,14 +256,7 @@ def test_list_records_paginates_in_identifier_order(new_feature_group, runtime_c
     ids = [f"{i:03d}" for i in range(7)]
     for rid in reversed(ids):
         runtime_client.put_record(FeatureGroupName=name, Record=record(rid, 1, 1.0, 1))
-    seen, token = [], None
-    while True:
-        page = runtime_client.list_records(FeatureGroupName=name, MaxResults=3, **({"NextToken": token} if token else {}))
-        seen += page["RecordIdentifiers"]
-        token = page.get("NextToken")
-        if not token:
-            break
-    assert seen == ids
+    assert all_record_ids(runtime_client, name, page_size=3) == ids
 
 
 def test_update_record_merges_features_and_checks_event_time(new_feature_group, runtime_client) -> None:
