@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load", parents=[common], help="end-to-end load test on 127.0.0.1")
     load.add_argument("--rate", type=_positive(float), default=1000.0, help="transactions per second (default 1000)")
     load.add_argument("--seconds", type=_positive(float), default=10.0, help="how long to produce (default 10)")
+    load.add_argument("--batch-size", type=_positive(int), default=500, help="records per stage batch (default 500)")
     load.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     return parser
 
@@ -142,7 +143,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from fraudkit.streaming.load import run_load
 
-    summary = run_load(settings, rate=args.rate, seconds=args.seconds, progress=not args.quiet and sys.stderr.isatty())
+    summary = run_load(
+        settings, rate=args.rate, seconds=args.seconds, batch_size=args.batch_size,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
     if args.json:
         print(orjson.dumps(summary).decode())
     else:

@@ -19,7 +19,9 @@ import polars as pl
 
 from fraudkit.config import Settings
 from fraudkit.features import WINDOW_10M
+from fraudkit.model.live_demo import LiveDemoResult
 from fraudkit.streaming.aggregator import DEFAULT_LATENESS
+from fraudkit.streaming.handlers import FRAUD
 from fraudkit.streaming.pipeline import Pipeline, TopicTail, prepare
 from fraudkit.streaming.producer import send_live, transactions_of
 
@@ -82,6 +84,17 @@ def run_demo(
     if missing:
         raise TimeoutError(f"no decision within {timeout_s:.0f} s for {len(missing)} demo transactions")
     return [decisions[tid] for tid in plan["tid"]]
+
+
+def demo_verdict(decisions: list[dict[str, Any]]) -> LiveDemoResult:
+    """The model task's verdict on the demo's decisions (in demo order: the singles, then the burst)."""
+    from fraudkit.model.live_demo import BURST, SINGLES, live_demo_verdict
+
+    roles = pl.DataFrame(
+        {"demo_role": ["single"] * SINGLES + ["burst"] * BURST, "burst_index": [None] * SINGLES + list(range(BURST))},
+        schema={"demo_role": pl.String, "burst_index": pl.Int64},
+    )
+    return live_demo_verdict(roles, [d["decision"] == FRAUD for d in decisions])
 
 
 def table_row(decision: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from fraudkit.streaming.records import (
 from fraudkit.streaming.runner import Output
 
 BATCH_GET_LIMIT = 100
-PUT_THREADS = 8  # below botocore's pool of 10 connections per client
+CLIENT_THREADS = 8  # below botocore's pool of 10 connections per client
 DEFAULT_THRESHOLD = 0.5
 FRAUD, NOT_FRAUD = "FRAUD", "NOT FRAUD"
 
@@ -121,7 +121,7 @@ class AggregateWriter:
     thread-safe): the online row after the batch is the same at a fraction of the calls.
     """
 
-    def __init__(self, settings: Settings, threads: int = PUT_THREADS) -> None:
+    def __init__(self, settings: Settings, threads: int = CLIENT_THREADS) -> None:
         self.settings = settings
         self.feature_group = settings.online_feature_group
         self.client = settings.client("sagemaker-featurestore-runtime")
@@ -198,7 +198,7 @@ class Scorer:
         self.threshold = threshold
         self.featurestore = settings.client("sagemaker-featurestore-runtime")
         self.runtime = settings.client("sagemaker-runtime")
-        self.pool = ThreadPoolExecutor(max_workers=PUT_THREADS, thread_name_prefix="batch-get")
+        self.pool = ThreadPoolExecutor(max_workers=CLIENT_THREADS, thread_name_prefix="batch-get")
 
     def _week_chunk(self, cards: list[str]) -> dict[str, dict[str, float]]:
         response = self.featurestore.batch_get_record(

@@ -27,6 +27,7 @@ from fraudkit.streaming.pipeline import TopicTail, prepare
 from fraudkit.streaming.producer import produce, read_transactions
 
 DRAIN_TIMEOUT_S = 30.0
+DEFAULT_BATCH_SIZE = 500
 STAGE_START_TIMEOUT_S = 60.0
 
 
@@ -34,6 +35,7 @@ STAGE_START_TIMEOUT_S = 60.0
 class LoadReport:
     rate: float
     seconds: float
+    batch_size: int
     produced: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     decided_tids: set[str] = field(default_factory=set)
@@ -49,6 +51,7 @@ class LoadReport:
         half = len(self.backlog_samples) // 2
         return {
             "rate": self.rate,
+            "batch_size": self.batch_size,
             "seconds": self.seconds,
             "produced": self.produced,
             "decided": len(self.decided_tids),
@@ -94,10 +97,10 @@ def stage_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_stage(settings: Settings, stage: str) -> subprocess.Popen[bytes]:
+def start_stage(settings: Settings, stage: str, batch_size: int = DEFAULT_BATCH_SIZE) -> subprocess.Popen[bytes]:
     """One pipeline stage as a child process; it prints `ready` on stdout once it consumes."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "fraudkit.streaming", "run", "--stage", stage, "--quiet"],
+        [sys.executable, "-m", "fraudkit.streaming", "run", "--stage", stage, "--batch-size", str(batch_size), "--quiet"],
         env=stage_environment(settings), stdout=subprocess.PIPE, stderr=None,
     )
     assert process.stdout is not None
@@ -121,16 +124,22 @@ def stop_stage(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def run_load(settings: Settings, rate: float, seconds: float, progress: bool = False) -> dict[str, Any]:
-    """Replay `rate` x `seconds` transactions through fresh topics and summarise the decisions."""
+def run_load(
+    settings: Settings, rate: float, seconds: float, batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False
+) -> dict[str, Any]:
+    """Replay `rate` x `seconds` transactions through fresh topics and summarise the decisions.
+
+    `batch_size` is the most records a stage handles per batch (1 = the reference design's one call
+    per transaction).
+    """
     from data_gen import ensure_dataset
 
     prepare(settings)  # services, feature groups, batch features, endpoint: outside the measurement
     run = load_settings(settings, str(time.time_ns()))
     create_topics(run)
     frame = read_transactions(ensure_dataset("cards", settings) / "transactions.parquet", limit=int(rate * seconds))
-    report = LoadReport(rate=rate, seconds=seconds)
-    stages = [start_stage(run, "aggregator"), start_stage(run, "scorer")]
+    report = LoadReport(rate=rate, seconds=seconds, batch_size=batch_size)
+    stages = [start_stage(run, "aggregator", batch_size), start_stage(run, "scorer", batch_size)]
     try:
         tail = TopicTail(run, run.decisions_topic, from_beginning=True)
         dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)

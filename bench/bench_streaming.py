@@ -1,0 +1,82 @@
+"""End-to-end streaming benchmark: `python -m fraudkit.streaming load` at 1,000 and 3,000 tx/s.
+
+Targets (issue 7, 2-core machine): p99 decision latency <= 100 ms at 1,000 tx/s; >= 3,000 tx/s
+sustained with no backlog growth; 0 lost and 0 duplicated decisions. The baseline, measured in the
+same run, is the same pipeline handling one transaction per call (batch size 1), like the reference
+design's per-record Lambda path; the ratio is our sustained throughput over the baseline's.
+
+Runs against the local services of the state dir (started if missing); the card data and model
+come from the `tiny` preset for `--scale tiny`, else `small` (the load replays at most 3,000 x
+seconds transactions, so larger data adds nothing). `--scale` sets the duration of each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from fraudkit.config import Settings
+from fraudkit.streaming.load import run_load
+
+SECONDS = {"tiny": 5.0, "small": 15.0, "full": 30.0}
+LATENCY_RATE, THROUGHPUT_RATE = 1000.0, 3000.0
+BASELINE_SECONDS = 2.0
+
+
+def result(metric: str, value: float, unit: str, target: str, met: bool | None,
+           baseline: float | None = None) -> dict[str, Any]:
+    ratio = None if baseline in (None, 0) else round(value / baseline, 2)  # type: ignore[operator]
+    return {"metric": metric, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio,
+            "target": target, "met": met}
+
+
+def sustained(summary: dict[str, Any]) -> bool:
+    """Kept up: decided at >= 95% of the offered rate, and under a second of traffic queued at the end."""
+    return summary["throughput_tps"] >= 0.95 * summary["rate"] and summary["backlog_second_half_max"] <= summary["rate"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="full", choices=list(SECONDS))
+    args = parser.parse_args()
+    settings = Settings.load(scale="tiny" if args.scale == "tiny" else "small")
+    seconds = SECONDS[args.scale]
+
+    print(f"latency run: {LATENCY_RATE:.0f} tx/s for {seconds:.0f} s", file=sys.stderr)
+    latency = run_load(settings, LATENCY_RATE, seconds)
+    print(json.dumps(latency), file=sys.stderr)
+    print(f"throughput run: {THROUGHPUT_RATE:.0f} tx/s for {seconds:.0f} s", file=sys.stderr)
+    throughput = run_load(settings, THROUGHPUT_RATE, seconds)
+    print(json.dumps(throughput), file=sys.stderr)
+    print(f"baseline: batch size 1 at {LATENCY_RATE:.0f} tx/s for {BASELINE_SECONDS:.0f} s", file=sys.stderr)
+    baseline = run_load(settings, LATENCY_RATE, BASELINE_SECONDS, batch_size=1)
+    print(json.dumps(baseline), file=sys.stderr)
+
+    exact = all(run["lost"] == 0 and run["duplicated"] == 0 for run in (latency, throughput, baseline))
+    report = {
+        "name": "streaming",
+        "results": [
+            result("p50 latency at 1,000 tx/s", latency["p50_ms"], "ms", "informational", None),
+            result("p99 latency at 1,000 tx/s", latency["p99_ms"], "ms", "<= 100 ms", latency["p99_ms"] <= 100,
+                   baseline["p99_ms"]),
+            result("throughput offered 3,000 tx/s", throughput["throughput_tps"], "tx/s",
+                   ">= 3,000 tx/s sustained, no backlog growth", sustained(throughput), baseline["throughput_tps"]),
+            result("backlog at end of 3,000 tx/s run", float(throughput["backlog_second_half_max"]), "tx",
+                   "<= 1 s of traffic", throughput["backlog_second_half_max"] <= THROUGHPUT_RATE),
+            result("lost + duplicated decisions", float(sum(r["lost"] + r["duplicated"] for r in (latency, throughput))),
+                   "decisions", "0", exact),
+        ],
+        "notes": (
+            f"{seconds:.0f} s per run on fresh topics; aggregator and scorer in their own processes, batch size 500; "
+            "baseline = the same pipeline with batch size 1 (one feature-store read/write and one InvokeEndpoint "
+            "per transaction). Latency is produce -> decision read back. Timings are from a shared 2-core machine. "
+            f"Runs: {json.dumps({'latency': latency, 'throughput': throughput, 'baseline': baseline})}"
+        ),
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
