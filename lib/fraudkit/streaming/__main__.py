@@ -14,19 +14,9 @@ import orjson
 from fraudkit.config import Settings, SettingsError
 
 
-def _rate(text: str) -> float | None:
-    if text == "max":
-        return None
-    try:
-        rate = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'max'") from None
-    if rate <= 0:
-        raise argparse.ArgumentTypeError("must be > 0 (or 'max')")
-    return rate
-
-
 def _positive(kind: type) -> Any:
+    """An argparse type: a number of `kind` greater than zero."""
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -37,6 +27,11 @@ def _positive(kind: type) -> Any:
         return value
 
     return parse
+
+
+def _rate(text: str) -> float | None:
+    """Transactions per second, or None for 'max' (as fast as the broker takes them)."""
+    return None if text == "max" else float(_positive(float)(text))
 
 
 def build_parser() -> argparse.ArgumentParser:
