@@ -258,9 +258,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "go to --out. Local services are started and stopped automatically.",
     )
     parser.add_argument("--backend", choices=("local", "aws"), default=None, help="default: FRAUDKIT_BACKEND or local")
-    parser.add_argument("--scale", choices=tuple(SCALES), default=None, help="data size preset (default: small)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of every random choice (default: 42)")
-    parser.add_argument("--state-dir", type=Path, default=None, help="local state (default: .fraudkit)")
+    parser.add_argument("--scale", choices=tuple(SCALES), default=None, help="data size preset (default: FRAUDKIT_SCALE or small)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of every random choice (default: FRAUDKIT_SEED or 42)")
+    parser.add_argument("--state-dir", type=Path, default=None, help="local state (default: FRAUDKIT_STATE_DIR or .fraudkit)")
     parser.add_argument("--out", type=Path, default=Path("build"), help="where executed notebooks go (default: build)")
     parser.add_argument("--notebooks-dir", type=Path, default=Path("notebooks"), help="default: notebooks")
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, e.g. --only 00 01")
