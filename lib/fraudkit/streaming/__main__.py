@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +116,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     stop = _stop_on_signals()
     runner = Runner(settings, make_stage(settings, args.stage), batch_size=args.batch_size)
     print("ready", flush=True)
+    cpu_at_ready = time.process_time()
     try:
         processed = runner.run(stop)
     finally:
         runner.close()
-    print(f"{args.stage}: processed {processed} records", file=sys.stderr)
+    # the last line: what the load test reads to account for this stage's CPU
+    print(orjson.dumps({"stage": args.stage, "processed": processed, "cpu_s": time.process_time() - cpu_at_ready}).decode())
     return 0
 
 

@@ -9,6 +9,7 @@ bounded time and reads the decisions. Latency is end to end: from the producer's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -20,8 +21,9 @@ from typing import Any
 import numpy as np
 import orjson
 import polars as pl
+import psutil
 
-from fraudkit.config import Settings
+from fraudkit.config import Settings, read_service_record
 from fraudkit.streaming.broker import create_topics
 from fraudkit.streaming.pipeline import TopicTail, prepare
 from fraudkit.streaming.producer import produce, read_transactions
@@ -44,6 +46,7 @@ class LoadReport:
     first_produce: float = 0.0
     last_decision: float = 0.0
     backlog_samples: list[int] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         latencies = np.asarray(self.latencies_ms) if self.latencies_ms else np.asarray([np.nan])
@@ -65,6 +68,9 @@ class LoadReport:
             # backlog = produced but not yet decided, sampled every 0.5 s while producing
             "backlog_first_half_max": max(self.backlog_samples[:half], default=0),
             "backlog_second_half_max": max(self.backlog_samples[half:], default=0),
+            # machine-independent cost: CPU of every process on the path, per produced transaction
+            "cpu_ms_per_tx": round(1000 * sum(self.cpu_s.values()) / max(self.produced, 1), 3),
+            "cpu_ms_per_tx_by_process": {k: round(1000 * v / max(self.produced, 1), 3) for k, v in self.cpu_s.items()},
         }
 
 
@@ -115,13 +121,36 @@ def start_stage(settings: Settings, stage: str, batch_size: int = DEFAULT_BATCH_
     raise RuntimeError(f"the {stage} stage did not start (exit {process.poll()})")
 
 
-def stop_stage(process: subprocess.Popen[bytes]) -> None:
+def stop_stage(process: subprocess.Popen[bytes]) -> float:
+    """Stop a stage; returns the CPU seconds it spent after it was ready (0.0 if it did not say)."""
     process.terminate()
     try:
-        process.wait(timeout=15)
+        output, _ = process.communicate(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait()
+        output, _ = process.communicate()
+    lines = output.decode().strip().splitlines()
+    try:
+        return float(orjson.loads(lines[-1])["cpu_s"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+def service_processes(settings: Settings) -> dict[str, psutil.Process]:
+    """The local emulator and broker processes (none on aws or when the broker is someone else's)."""
+    found = {}
+    if settings.backend == "local":
+        for name, path in (("emulator", settings.emulator_dir / "server.json"), ("broker", settings.broker_dir / "broker.json")):
+            record = read_service_record(path)
+            if record is not None:
+                with contextlib.suppress(psutil.Error):
+                    found[name] = psutil.Process(int(record["pid"]))
+    return found
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def run_load(
@@ -139,7 +168,10 @@ def run_load(
     create_topics(run)
     frame = read_transactions(ensure_dataset("cards", settings) / "transactions.parquet", limit=int(rate * seconds))
     report = LoadReport(rate=rate, seconds=seconds, batch_size=batch_size)
-    stages = [start_stage(run, "aggregator", batch_size), start_stage(run, "scorer", batch_size)]
+    stages = {name: start_stage(run, name, batch_size) for name in ("aggregator", "scorer")}
+    services = service_processes(run)
+    services_before = {name: cpu_seconds(process) for name, process in services.items()}
+    cpu_before = time.process_time()
     try:
         tail = TopicTail(run, run.decisions_topic, from_beginning=True)
         dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
@@ -151,8 +183,11 @@ def run_load(
         tail.close()
         dead.close()
     finally:
-        for process in stages:
-            stop_stage(process)
+        report.cpu_s["load (producer, reader)"] = time.process_time() - cpu_before
+        for name, process in stages.items():
+            report.cpu_s[name] = stop_stage(process)
+    for name, process in services.items():
+        report.cpu_s[name] = cpu_seconds(process) - services_before[name]
     return report.summary()
 
 
