@@ -19,7 +19,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -167,7 +166,7 @@ class Runner:
         finally:
             reader.close()
 
-    def run(self, stop: threading.Event, until_idle_s: float | None = None, on_batch: Callable[[int], None] | None = None) -> int:
+    def run(self, stop: threading.Event, until_idle_s: float | None = None) -> int:
         """Process batches until `stop` is set (or nothing arrived for `until_idle_s`); returns records processed."""
         self._recover()
         idle_since = time.monotonic()
@@ -180,8 +179,6 @@ class Runner:
             idle_since = time.monotonic()
             for tp, records in sorted(batch.items(), key=lambda item: item[0].partition):
                 self._process(tp.partition, records)
-            if on_batch is not None:
-                on_batch(self.processed)
         return self.processed
 
     def _process(self, partition: int, records: list[ConsumerRecord]) -> None:
