@@ -7,6 +7,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from fraudkit.featurestore import flush_local, wait_for_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fixtures.emulator import feature_group_request
 from tests.integration.test_featurestore_runtime import all_record_ids, as_dict, offline_rows, record
 
 pytestmark = pytest.mark.integration
@@ -246,3 +248,24 @@ def test_aws_cli_puts_and_gets_records(emulator, new_feature_group) -> None:
               "--record-identifier-value-as-string", "cli"]
     missing = subprocess.run(absent, env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0 and "ResourceNotFound" in missing.stderr
+
+
+def test_acknowledged_writes_reach_the_offline_store_after_a_crash(tmp_path: Path) -> None:
+    record_ = launcher.start(tmp_path, port=0)
+    settings_ = Settings.load(backend="local", state_dir=tmp_path, emulator_port=record_["port"])
+    sagemaker = settings_.client("sagemaker")
+    sagemaker.create_feature_group(**feature_group_request(
+        "crashy", OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://b/p"}}, RoleArn="arn:aws:iam::000000000000:role/r"
+    ))
+    wait_for_status(settings_, "crashy", "Created", timeout=10)
+    runtime = settings_.client("sagemaker-featurestore-runtime")
+    for i in range(20):
+        runtime.put_record(FeatureGroupName="crashy", Record=record(str(i), i, 1.0, i))
+    os.kill(record_["pid"], signal.SIGKILL)  # no shutdown flush: queued offline rows must survive anyway
+    record_ = launcher.start(tmp_path, port=0)
+    settings_ = Settings.load(backend="local", state_dir=tmp_path, emulator_port=record_["port"])
+    try:
+        history = offline_rows(settings_, settings_.client("sagemaker"), "crashy")
+        assert sorted(history["num_trans"].to_list()) == list(range(20))
+    finally:
+        launcher.stop(tmp_path)

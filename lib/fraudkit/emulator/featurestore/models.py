@@ -7,12 +7,14 @@ as typed columns in the offline store.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import polars as pl
 
 from fraudkit.emulator.core import AwsError, EmulatorState, backend, not_found, validation_error
@@ -43,9 +45,9 @@ class FeatureStoreBackend:
         self.state = state
         root = state.state_dir / "emulator"
         self.online = OnlineStore(root / "featurestore.db")
-        self.offline = OfflineStore(root)
         self._groups = {doc["name"]: FeatureGroup(**doc) for doc in self.online.load_groups()}
         self._lock = threading.Lock()
+        self.offline = OfflineStore(root, self.online, self._groups.get)
 
     def close(self) -> None:
         self.offline.close()
@@ -58,7 +60,7 @@ class FeatureStoreBackend:
     def create_group(self, params: dict[str, Any]) -> FeatureGroup:
         check_create_request(params)
         name = params["FeatureGroupName"]
-        now = time.time()
+        now = math.floor(time.time() * 1000) / 1000  # the service's timestamps have millisecond precision
         with self._lock:
             self._purge_deleted(now)
             if name in self._groups:
@@ -241,28 +243,36 @@ class FeatureStoreBackend:
                 raise validation_error(f"{store} is not enabled for FeatureGroup {group.name}")
         return set(requested)
 
-    def _offline_row(self, group: FeatureGroup, values: Values, event_seconds: float, now: float, deleted: bool) -> dict[str, Any]:
+    def _offline_row(self, group: FeatureGroup, values: Values, event_seconds: float, deleted: bool) -> bytes:
+        """The offline-store row of a write, typed, as queued in the database."""
         types = group.types
         row: dict[str, Any] = {
             name: ([typed(v, types[name]) for v in value] if isinstance(value, list) else typed(value, types[name]))
             for name, value in values.items()
         }
-        row.update(api_invocation_time=int(now * 1_000_000), is_deleted=deleted)
+        row.update(api_invocation_time=int(time.time() * 1_000_000), is_deleted=deleted)
         row[EVENT_SECONDS] = event_seconds
-        return row
+        return orjson.dumps(row)
+
+    def _queue_offline_only(self, group: FeatureGroup, offline_row: bytes | None) -> None:
+        if offline_row is not None:
+            self.online.queue_offline(group.name, offline_row)
+            self.offline.queued()
 
     def put_record(self, group: FeatureGroup, record: Sequence[dict[str, Any]], target_stores: Sequence[str] | None,
                    ttl: dict[str, Any] | None) -> None:
         values = self.parse_values(group, record)
         event_seconds = parse_event_time(values[group.event_time], group.types[group.event_time], group.event_time)
         stores = self.targets(group, target_stores)
-        now = time.time()
-        if ONLINE in stores:
-            ttl_after = ttl_seconds(ttl) if ttl else group.default_ttl
-            expires = event_seconds + ttl_after if ttl_after is not None else None
-            self.online.put(group.name, values[group.record_identifier], event_seconds, values, expires)
-        if OFFLINE in stores:
-            self.offline.append(group, self._offline_row(group, values, event_seconds, now, deleted=False))
+        offline_row = self._offline_row(group, values, event_seconds, deleted=False) if OFFLINE in stores else None
+        if ONLINE not in stores:
+            self._queue_offline_only(group, offline_row)
+            return
+        ttl_after = ttl_seconds(ttl) if ttl else group.default_ttl
+        expires = event_seconds + ttl_after if ttl_after is not None else None
+        self.online.put(group.name, values[group.record_identifier], event_seconds, values, expires, offline_row)
+        if offline_row is not None:
+            self.offline.queued()
 
     def get_records(self, group: FeatureGroup, record_ids: Sequence[str], names: Sequence[str] | None) -> dict[str, tuple[StoredRecord, list[dict[str, Any]]]]:
         """Visible online records by id, each with its Record (projected on `names`, nulls left out)."""
@@ -290,18 +300,18 @@ class FeatureStoreBackend:
                       mode: str) -> None:
         event_seconds = parse_event_time(event_text, group.types[group.event_time], group.event_time)
         stores = self.targets(group, target_stores)
-        if ONLINE in stores:
-            if mode == "HardDelete":
-                if self.online.hard_delete(group.name, rid, event_seconds) is False:
-                    raise validation_error(
-                        "EventTime: the delete's EventTime is older than the stored record's; nothing was deleted"
-                    )
-            else:
-                kept = {group.record_identifier: rid, group.event_time: event_text}
-                self.online.soft_delete(group.name, rid, event_seconds, kept)
-        if OFFLINE in stores:
-            marker = {group.record_identifier: rid, group.event_time: event_text}
-            self.offline.append(group, self._offline_row(group, marker, event_seconds, time.time(), deleted=True))
+        kept = {group.record_identifier: rid, group.event_time: event_text}
+        marker = self._offline_row(group, kept, event_seconds, deleted=True) if OFFLINE in stores else None
+        if ONLINE not in stores:
+            self._queue_offline_only(group, marker)
+            return
+        if mode == "HardDelete":
+            if self.online.hard_delete(group.name, rid, event_seconds, marker) is False:
+                raise validation_error("EventTime: the delete's EventTime is older than the stored record's; nothing was deleted")
+        else:
+            self.online.soft_delete(group.name, rid, event_seconds, kept, marker)
+        if marker is not None:
+            self.offline.queued()
 
     def update_record(self, group: FeatureGroup, rid: str, features: Sequence[dict[str, Any]],
                       target_stores: Sequence[str] | None, ttl: dict[str, Any] | None) -> None:
@@ -316,7 +326,7 @@ class FeatureStoreBackend:
         if ttl and group.event_time not in changes:
             raise validation_error("TtlDuration needs the event time feature among Features")
         stores = self.targets(group, target_stores)
-        current = self.online.get(group.name, rid) if ONLINE in stores or OFFLINE in stores else None
+        current = self.online.get(group.name, rid)
         if current is None or not current.visible(time.time()):
             raise runtime_not_found(f"Record {rid} does not exist in FeatureGroup {group.name}")
         event_seconds = current.event_time
@@ -328,10 +338,14 @@ class FeatureStoreBackend:
         if ttl:
             expires = event_seconds + (ttl_seconds(ttl) or 0)
         merged = replace(current, features={**current.features, **changes}, event_time=event_seconds, expires_at=expires)
-        if ONLINE in stores and not self.online.update(group.name, rid, merged):
+        offline_row = self._offline_row(group, merged.features, event_seconds, deleted=False) if OFFLINE in stores else None
+        if ONLINE not in stores:
+            self._queue_offline_only(group, offline_row)
+            return
+        if not self.online.update(group.name, rid, merged, offline_row):
             raise AwsError("ConflictException", "The record changed concurrently; retry with a newer EventTime", 409)
-        if OFFLINE in stores:
-            self.offline.append(group, self._offline_row(group, merged.features, event_seconds, time.time(), deleted=False))
+        if offline_row is not None:
+            self.offline.queued()
 
     def bulk_ingest(self, group: FeatureGroup, frame: pl.DataFrame) -> dict[str, int]:
         """The local bulk path: typed columns in; latest row per id to the online store, all rows offline."""

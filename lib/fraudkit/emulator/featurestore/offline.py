@@ -3,8 +3,11 @@
 Layout under `<state_dir>/emulator/s3/<bucket>/`:
 `<prefix>/<account>/sagemaker/<region>/offline-store/<fg>-<epoch>/data/year=YYYY/month=MM/day=DD/hour=HH/`
 partitioned by event time, each row with `write_time`, `api_invocation_time` and `is_deleted`.
-Rows are buffered and flushed in batches (by size, by age from a background thread, before an
-offline query through the flush extension, and on shutdown), as the service batches its S3 writes.
+Writes queue their rows in the database (durably, with the online change); a background thread
+drains the queue into Parquet in batches (every FLUSH_SECONDS, sooner when FLUSH_ROWS are queued,
+before an offline query through the flush extension, and on shutdown), as the service batches its
+S3 writes. A crash between writing a file and dropping its rows from the queue can repeat rows in
+the offline store (at least once, like the service's own delivery), never lose them.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 
 from fraudkit.emulator.featurestore.groups import FeatureGroup
+from fraudkit.emulator.featurestore.online import OnlineStore
 from fraudkit.storage import local_object_path
 
 FLUSH_ROWS = 20_000
@@ -38,21 +43,18 @@ def offline_schema(group: FeatureGroup) -> dict[str, pl.DataType]:
     return schema
 
 
-@dataclass
-class _Buffer:
-    group: FeatureGroup
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    oldest: float = 0.0
-
-
 class OfflineStore:
-    def __init__(self, emulator_dir: Path) -> None:
+    """Drains the offline rows queued in the database into Parquet files, in batches."""
+
+    def __init__(self, emulator_dir: Path, database: OnlineStore, group: Callable[[str], FeatureGroup | None]) -> None:
         self.emulator_dir = emulator_dir
         self.s3_root = emulator_dir / "s3"
-        self._buffers: dict[str, _Buffer] = {}
-        self._lock = threading.Lock()
+        self._database = database
+        self._group = group
+        self._queued = 0
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._flusher = threading.Thread(target=self._flush_periodically, name="offline-flush", daemon=True)
         self._flusher.start()
 
@@ -60,27 +62,27 @@ class OfflineStore:
         assert group.offline_config is not None
         return local_object_path(self.emulator_dir, group.offline_config["S3StorageConfig"]["ResolvedOutputS3Uri"])
 
-    def append(self, group: FeatureGroup, row: dict[str, Any]) -> None:
-        """Buffer one row (feature values typed, plus api_invocation_time, is_deleted, event seconds)."""
-        with self._lock:
-            buffer = self._buffers.get(group.name)
-            if buffer is None or buffer.group is not group:
-                buffer = self._buffers[group.name] = _Buffer(group, oldest=time.time())
-            buffer.rows.append(row)
-            full = len(buffer.rows) >= FLUSH_ROWS
-        if full:
-            self.flush(group.name)
+    def queued(self) -> None:
+        """Count a row the database queued; a full batch wakes the flusher instead of waiting for the timer."""
+        self._queued += 1
+        if self._queued >= FLUSH_ROWS:
+            self._wake.set()
 
     def flush(self, name: str | None = None) -> int:
-        """Write buffered rows (of one group, or all) to Parquet; returns the number of rows written."""
-        with self._lock:
-            names = [name] if name is not None else list(self._buffers)
-            taken = [self._buffers.pop(n) for n in names if n in self._buffers]
+        """Write the queued rows (of one group, or all) to Parquet, then drop them from the queue."""
         written = 0
-        for buffer in taken:
-            if buffer.rows:
-                frame = pl.DataFrame(buffer.rows, schema={**offline_schema(buffer.group), EVENT_SECONDS: pl.Float64()})
-                written += self.write(buffer.group, frame)
+        with self._write_lock:
+            self._queued = 0
+            while batch := self._database.pending(name, FLUSH_ROWS):
+                by_group: dict[str, list[dict[str, Any]]] = {}
+                for _, fg, row in batch:
+                    by_group.setdefault(fg, []).append(orjson.loads(row))
+                for fg, rows in by_group.items():
+                    group = self._group(fg)
+                    if group is not None and group.offline_enabled:  # rows of a purged group have nowhere to go
+                        schema = {**offline_schema(group), EVENT_SECONDS: pl.Float64()}
+                        written += self.write(group, pl.DataFrame(rows, schema=schema))
+                self._database.drop_pending(name, batch[-1][0])
         return written
 
     def write(self, group: FeatureGroup, frame: pl.DataFrame) -> int:
@@ -97,25 +99,25 @@ class OfflineStore:
         columns = list(offline_schema(group))
         base = self.data_dir(group)
         name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + f"_{uuid.uuid4().hex[:12]}.parquet"
-        with self._write_lock:
-            for (year, month, day, hour), part in frame.partition_by(
-                ["year", "month", "day", "hour"], as_dict=True, maintain_order=True
-            ).items():
-                folder = base / f"year={year:04d}" / f"month={month:02d}" / f"day={day:02d}" / f"hour={hour:02d}"
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = folder / f".{name}.tmp"
-                part.select(columns).write_parquet(tmp, compression="snappy")
-                tmp.rename(folder / name)
+        for (year, month, day, hour), part in frame.partition_by(
+            ["year", "month", "day", "hour"], as_dict=True, maintain_order=True
+        ).items():
+            folder = base / f"year={year:04d}" / f"month={month:02d}" / f"day={day:02d}" / f"hour={hour:02d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{name}.tmp"
+            part.select(columns).write_parquet(tmp, compression="snappy")
+            tmp.rename(folder / name)
         return frame.height
 
     def _flush_periodically(self) -> None:
-        while not self._stop.wait(FLUSH_SECONDS / 4):
-            with self._lock:
-                due = [n for n, b in self._buffers.items() if time.time() - b.oldest >= FLUSH_SECONDS]
-            for name in due:
-                self.flush(name)
+        while not self._stop.is_set():
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            if self._database.pending(None, 1):
+                self.flush()
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._flusher.join(timeout=5)
         self.flush()

@@ -1,16 +1,20 @@
-"""The durable online store: one SQLite database in WAL mode, feature-group documents included.
+"""The durable store: one SQLite database in WAL mode holding the online records, the feature-group
+documents, and the offline rows not yet flushed to Parquet.
 
 Why SQLite: it survives a server restart (and a crash: WAL with synchronous=NORMAL loses nothing
 a committed transaction wrote, short of power loss), and the event-time rule is one atomic upsert
 ("replace only if the new event time is >= the stored one"), so concurrent writers cannot lose
-the newest record. One connection guarded by a lock: SQLite serialises writers anyway.
+the newest record. A write's offline row is queued in the same transaction as its online change,
+so an acknowledged write reaches the offline store even if the server dies before the next flush.
+One connection guarded by a lock: SQLite serialises writers anyway.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,9 @@ import orjson
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feature_groups (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS offline_pending (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, fg TEXT NOT NULL, row BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS records (
     fg TEXT NOT NULL,
     rid TEXT NOT NULL,
@@ -69,6 +76,43 @@ class OnlineStore:
         with self._lock:
             self._conn.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @staticmethod
+    def _queue(conn: sqlite3.Connection, fg: str, offline_row: bytes | None) -> None:
+        if offline_row is not None:
+            conn.execute("INSERT INTO offline_pending (fg, row) VALUES (?, ?)", (fg, offline_row))
+
+    # -- offline rows waiting for the next Parquet flush --
+    def queue_offline(self, fg: str, offline_row: bytes) -> None:
+        with self._transaction() as conn:
+            self._queue(conn, fg, offline_row)
+
+    def pending(self, fg: str | None, limit: int) -> list[tuple[int, str, bytes]]:
+        """The oldest queued offline rows (of one group, or all) as (seq, group, row JSON)."""
+        query = "SELECT seq, fg, row FROM offline_pending"
+        args: tuple[Any, ...] = ()
+        if fg is not None:
+            query, args = query + " WHERE fg = ?", (fg,)
+        with self._lock:
+            return self._conn.execute(query + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
+
+    def drop_pending(self, fg: str | None, up_to_seq: int) -> None:
+        with self._transaction() as conn:
+            if fg is None:
+                conn.execute("DELETE FROM offline_pending WHERE seq <= ?", (up_to_seq,))
+            else:
+                conn.execute("DELETE FROM offline_pending WHERE fg = ? AND seq <= ?", (fg, up_to_seq))
+
     # -- feature-group documents --
     def save_group(self, name: str, doc: dict[str, Any]) -> None:
         with self._lock:
@@ -83,31 +127,25 @@ class OnlineStore:
 
     def drop_group(self, name: str) -> None:
         """Remove a feature group and its online records in one transaction."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("DELETE FROM records WHERE fg = ?", (name,))
-            self._conn.execute("DELETE FROM feature_groups WHERE name = ?", (name,))
-            self._conn.execute("COMMIT")
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM records WHERE fg = ?", (name,))
+            conn.execute("DELETE FROM feature_groups WHERE name = ?", (name,))
 
     # -- records --
-    def put(self, fg: str, rid: str, event_time: float, features: dict[str, Any], expires_at: float | None) -> bool:
-        """Write unless a newer record is stored; True when the online row changed."""
-        with self._lock:
-            cursor = self._conn.execute(UPSERT, (fg, rid, event_time, orjson.dumps(features), expires_at))
-            return cursor.rowcount > 0
+    def put(self, fg: str, rid: str, event_time: float, features: dict[str, Any], expires_at: float | None,
+            offline_row: bytes | None = None) -> bool:
+        """Write unless a newer record is stored (the offline row is queued either way); True when the row changed."""
+        with self._transaction() as conn:
+            changed = conn.execute(UPSERT, (fg, rid, event_time, orjson.dumps(features), expires_at)).rowcount > 0
+            self._queue(conn, fg, offline_row)
+        return changed
 
     def put_many(self, fg: str, rows: Iterable[tuple[str, float, bytes, float | None]]) -> int:
         """Bulk upsert of (rid, event_time, features JSON, expires_at), same event-time rule, one transaction."""
-        with self._lock:
-            before = self._conn.total_changes
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(UPSERT, ((fg, *row) for row in rows))
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-            return self._conn.total_changes - before
+        with self._transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(UPSERT, ((fg, *row) for row in rows))
+            return conn.total_changes - before
 
     def get(self, fg: str, rid: str) -> StoredRecord | None:
         with self._lock:
@@ -127,35 +165,41 @@ class OnlineStore:
             ).fetchall()
         return {row[0]: _record(row) for row in rows}
 
-    def soft_delete(self, fg: str, rid: str, event_time: float, kept: dict[str, Any]) -> bool:
-        """Null the features (keeping `kept`) if the delete is not older than the stored record."""
-        with self._lock:
-            cursor = self._conn.execute(
+    def soft_delete(self, fg: str, rid: str, event_time: float, kept: dict[str, Any], marker: bytes | None) -> bool:
+        """Null the features (keeping `kept`) if the delete is not older than the stored record;
+        the offline delete marker is queued either way, as the service does."""
+        with self._transaction() as conn:
+            cursor = conn.execute(
                 "UPDATE records SET soft_deleted = 1, features = ?, event_time = ? "
                 "WHERE fg = ? AND rid = ? AND event_time <= ?",
                 (orjson.dumps(kept), event_time, fg, rid, event_time),
             )
-            return cursor.rowcount > 0
+            self._queue(conn, fg, marker)
+        return cursor.rowcount > 0
 
-    def hard_delete(self, fg: str, rid: str, event_time: float) -> bool | None:
-        """Remove the row; True when removed, None when absent, False when the stored one is newer."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            row = self._conn.execute("SELECT event_time FROM records WHERE fg = ? AND rid = ?", (fg, rid)).fetchone()
-            if row is not None and row[0] <= event_time:
-                self._conn.execute("DELETE FROM records WHERE fg = ? AND rid = ?", (fg, rid))
-            self._conn.execute("COMMIT")
-        return None if row is None else row[0] <= event_time
+    def hard_delete(self, fg: str, rid: str, event_time: float, marker: bytes | None) -> bool | None:
+        """Remove the row; True when removed, None when absent, False when the stored one is newer
+        (then, as on the service, no delete marker is queued)."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT event_time FROM records WHERE fg = ? AND rid = ?", (fg, rid)).fetchone()
+            stale = row is not None and row[0] > event_time
+            if row is not None and not stale:
+                conn.execute("DELETE FROM records WHERE fg = ? AND rid = ?", (fg, rid))
+            if not stale:
+                self._queue(conn, fg, marker)
+        return None if row is None else not stale
 
-    def update(self, fg: str, rid: str, record: StoredRecord) -> bool:
+    def update(self, fg: str, rid: str, record: StoredRecord, offline_row: bytes | None) -> bool:
         """Replace a row read earlier, only if nobody wrote a newer one meanwhile (optimistic check)."""
-        with self._lock:
-            cursor = self._conn.execute(
+        with self._transaction() as conn:
+            cursor = conn.execute(
                 "UPDATE records SET features = ?, event_time = ?, expires_at = ? "
                 "WHERE fg = ? AND rid = ? AND soft_deleted = 0 AND event_time <= ?",
                 (orjson.dumps(record.features), record.event_time, record.expires_at, fg, rid, record.event_time),
             )
-            return cursor.rowcount > 0
+            if cursor.rowcount > 0:
+                self._queue(conn, fg, offline_row)
+        return cursor.rowcount > 0
 
     def list_ids(self, fg: str, after: str | None, limit: int, include_soft_deleted: bool, now: float) -> list[str]:
         query = "SELECT rid FROM records WHERE fg = ? AND rid > ? AND (expires_at IS NULL OR expires_at > ?)"

@@ -38,6 +38,11 @@ def _decode_token(token: str | None) -> str | None:
 # ---------------------------------------------------------------------------------- control plane
 
 
+def _milliseconds(seconds: float) -> int:
+    """Creation times compare at the service's (and botocore's) millisecond precision."""
+    return round(seconds * 1000)
+
+
 def _summary(group: FeatureGroup, now: float) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "FeatureGroupName": group.name,
@@ -92,9 +97,11 @@ def list_feature_groups(ctx: RequestContext, params: dict[str, Any]) -> dict[str
         wanted = params["OfflineStoreStatusEquals"]
         summaries = [s for s in summaries if s.get("OfflineStoreStatus", {}).get("Status") == wanted]
     if "CreationTimeAfter" in params:
-        summaries = [s for s in summaries if s["CreationTime"] > params["CreationTimeAfter"].timestamp()]
+        after = _milliseconds(params["CreationTimeAfter"].timestamp())
+        summaries = [s for s in summaries if _milliseconds(s["CreationTime"]) > after]
     if "CreationTimeBefore" in params:
-        summaries = [s for s in summaries if s["CreationTime"] < params["CreationTimeBefore"].timestamp()]
+        before = _milliseconds(params["CreationTimeBefore"].timestamp())
+        summaries = [s for s in summaries if _milliseconds(s["CreationTime"]) < before]
     sort_key = {
         "Name": lambda s: s["FeatureGroupName"],
         "FeatureGroupStatus": lambda s: s["FeatureGroupStatus"],
