@@ -2,7 +2,7 @@
 
 Spark and Flink are not available offline, so the generated text runs in DuckDB with the few Spark
 functions it uses defined as macros with Spark's documented semantics (weekday(): Monday 0 .. Sunday 6;
-unix_micros(): microseconds since the epoch). Flink's OVER-window text is valid DuckDB as generated.
+unix_micros(): microseconds since the epoch), and likewise Flink's DAYOFWEEK() (Sunday 1 .. Saturday 7).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from data_gen.cards import generate as generate_cards
 from data_gen.handbook import generate as generate_handbook
 from tests.unit.test_features_engines import card_frame
 
+FLINK_MACROS = ("CREATE TEMP MACRO dayofweek(d) AS isodow(d) % 7 + 1",)  # Flink: Sunday 1 ... Saturday 7
 SPARK_MACROS = (
     "CREATE TEMP MACRO weekday(ts) AS isodow(ts) - 1",
     "CREATE TEMP MACRO unix_micros(ts) AS epoch_us(ts)",
@@ -83,6 +84,16 @@ def test_flink_sql_computes_the_card_window(cards: pl.DataFrame, window: Window)
     names = tuple(a.name for a in CARD_FEATURES.aggregates if a.window == window)
     assert set(got.columns) == {"__row", "cc_num", "event_time", *names}
     assert_same_features(got, compute_features(cards, CARD_FEATURES), names)
+
+
+def test_flink_sql_computes_a_handbook_customer_window_and_the_flags(handbook: pl.DataFrame) -> None:
+    window = HANDBOOK_FEATURES.aggregates[0].window
+    got = run_in_duckdb(flink_sql(HANDBOOK_FEATURES, window).replace("SELECT", "SELECT __row,", 1), handbook,
+                        FLINK_MACROS)
+    names = (*(a.name for a in HANDBOOK_FEATURES.aggregates if a.window == window), "tx_during_weekend",
+             "tx_during_night")
+    assert set(got.columns) == {"__row", "customer_id", "tx_datetime", *names}
+    assert_same_features(got, compute_features(handbook, HANDBOOK_FEATURES), names)
 
 
 def test_flink_sql_states_the_reference_window() -> None:
