@@ -64,6 +64,14 @@ def test_cli_unreadable_parquet_is_a_usage_error(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.parquet"]
 
 
+def test_cli_unwritable_output_is_a_usage_error(transactions_file: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli("cards", "--input", str(transactions_file), "--out", str(blocker / "features.parquet"))
+    assert result.returncode == 2 and "--out" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
 @pytest.mark.parametrize("kind", ["cards", "handbook"])
 def test_ensure_features_writes_once_and_rebuilds_when_the_data_changes(tmp_path: Path, kind: str) -> None:
     settings = Settings.load(scale="tiny", seed=5, state_dir=tmp_path)

@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> None:
             fail(f"argument --input: {error}")
         progress.update()
         progress.set_postfix_str(steps[2])
-        write_parquet_atomically(features, args.out)
+        try:
+            write_parquet_atomically(features, args.out)
+        except OSError as error:
+            fail(f"argument --out: cannot write {args.out} ({error.strerror or type(error).__name__})")
         progress.update()
 
 
