@@ -19,15 +19,15 @@ import pytest
 from fraudkit.config import Settings
 from fraudkit.features import compute_card_features
 from fraudkit.featurestore.online import get_record
-from fraudkit.streaming.aggregator import COUNT_FEATURE, MEAN_FEATURE, AggregatorStage
+from fraudkit.streaming.aggregator import AggregatorStage
 from fraudkit.streaming.broker import create_topics
 from fraudkit.streaming.demo import demo_verdict, run_demo
-from fraudkit.streaming.handlers import AggregateWriter
+from fraudkit.streaming.ingest import AggregateWriter
 from fraudkit.streaming.kafka_clients import drain, make_consumer, make_producer, partitions_of
 from fraudkit.streaming.load import load_settings, stage_environment
 from fraudkit.streaming.pipeline import Pipeline, latest_week_features, make_stage, prepare
 from fraudkit.streaming.producer import produce, read_transactions
-from fraudkit.streaming.records import Transaction, encode_json, to_micros
+from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, Transaction, encode_json, to_micros
 from fraudkit.streaming.runner import Runner, Stage, checkpoint_dir
 
 pytestmark = pytest.mark.integration
@@ -219,3 +219,28 @@ def test_replay_from_an_older_checkpoint_writes_nothing_twice(topics: Settings) 
     assert run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0) == 500, "the second half is replayed"
     keys = [(m["tid"], m["revision"]) for m in read_all(topics, topics.features_topic)]
     assert len(keys) == len(set(keys)) and {tid for tid, _ in keys} == set(data["tid"])
+
+
+def test_lambda_handlers_take_msk_events_and_write_to_kafka(topics: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fraudkit.streaming import handlers
+    from fraudkit.streaming.msk import msk_event
+
+    for name, value in stage_environment(topics).items():
+        monkeypatch.setenv(name, value)
+    for cached in (handlers._lambda_settings, handlers._lambda_writer, handlers._lambda_scorer, handlers._lambda_producer):
+        cached.cache_clear()
+    produce(topics, history(topics, 20))
+    run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0)
+    consumer = make_consumer(topics)
+    consumer.assign(partitions_of(consumer, topics.features_topic))
+    consumer.seek_to_beginning()
+    records = list(drain(consumer, idle_ms=500))
+    consumer.close()
+    event = orjson.loads(orjson.dumps(msk_event([*records, records[0]._replace(value=b"{}")], topics.kafka_bootstrap_servers)))
+
+    assert handlers.ingest_handler(event, None) == {"ingested": 20, "dead_letters": 1}
+    assert handlers.scoring_handler(event, None) == {"decided": 20, "dead_letters": 1}
+    decided = {d["tid"] for d in read_all(topics, topics.decisions_topic)}
+    assert decided == set(history(topics, 20)["tid"])
+    reasons = [letter["reason"] for letter in read_all(topics, topics.dead_letter_topic)]
+    assert sorted(reasons) == ["missing field 'tid'", "missing field 'tid'"]

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from fraudkit.streaming.handlers import AggregateWriter, msk_event, msk_records
+from fraudkit.streaming.ingest import AggregateWriter
+from fraudkit.streaming.msk import msk_event, msk_records
 from fraudkit.streaming.records import (
     MalformedRecord,
     Transaction,

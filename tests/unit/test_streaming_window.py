@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 from fraudkit.features import compute_card_features
-from fraudkit.streaming.aggregator import COUNT_FEATURE, MEAN_FEATURE
-from fraudkit.streaming.records import MalformedRecord, Transaction, to_micros
+from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, MalformedRecord, Transaction, to_micros
 from fraudkit.streaming.window import CardWindows
 
 WIDTH = 10 * 60 * 1_000_000

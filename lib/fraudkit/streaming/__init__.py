@@ -1,6 +1,12 @@
 """The streaming stage: broker launcher, producer, event-time aggregator, Lambda-shaped handlers, runner.
 
 Path of one transaction: producer -> `transactions` -> aggregator (10-minute window per card,
-PutRecord to `cc-agg-fg`) -> `features` -> scoring handler (1-week features from `cc-agg-batch-fg`,
-ratios, InvokeEndpoint) -> `decisions`. Malformed input goes to `dead-letter` with the reason.
+aggregates to `cc-agg-fg`) -> `features` -> scoring handler (1-week features from
+`cc-agg-batch-fg`, ratios, InvokeEndpoint) -> `decisions`. Malformed input goes to `dead-letter`.
+
+Modules: `broker` (tansu launcher, topics), `kafka_clients` (clients per backend), `records`
+(message formats and validation), `window` (event-time windows), `aggregator`, `ingest` and
+`scoring` (stage cores), `msk` (Lambda event payloads), `handlers` (the Lambda functions),
+`runner` (exactly-once batches from Kafka), `pipeline` (preparation, both stages in threads),
+`producer`, `demo`, `load`, `views` (notebook display); `python -m fraudkit.streaming` is the CLI.
 """

@@ -15,8 +15,10 @@ from typing import Any
 from kafka.consumer.fetcher import ConsumerRecord
 
 from fraudkit.config import Settings
-from fraudkit.features import CARD_FEATURES, WINDOW_10M, Window
+from fraudkit.features import WINDOW_10M
 from fraudkit.streaming.records import (
+    COUNT_FEATURE,
+    MEAN_FEATURE,
     MalformedRecord,
     Transaction,
     dead_letter,
@@ -31,15 +33,6 @@ DEFAULT_LATENESS = timedelta(seconds=30)
 STAGE_NAME = "aggregator"
 
 
-def window_feature_names(window: Window) -> tuple[str, str]:
-    """(count name, mean name) of the card aggregates over `window`, from the feature specification."""
-    members = [a for a in CARD_FEATURES.aggregates if a.window == window]
-    count = next(a.name for a in members if a.function == "count")
-    mean = next(a.name for a in members if a.function == "mean")
-    return count, mean
-
-
-COUNT_FEATURE, MEAN_FEATURE = window_feature_names(WINDOW_10M)
 
 
 def enriched_message(value: WindowValue, produced_ms: int) -> dict[str, Any]:

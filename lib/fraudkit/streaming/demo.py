@@ -21,9 +21,9 @@ from fraudkit.config import Settings
 from fraudkit.features import WINDOW_10M
 from fraudkit.model.live_demo import LiveDemoResult
 from fraudkit.streaming.aggregator import DEFAULT_LATENESS
-from fraudkit.streaming.handlers import FRAUD
 from fraudkit.streaming.pipeline import Pipeline, TopicTail, prepare
 from fraudkit.streaming.producer import send_live, transactions_of
+from fraudkit.streaming.scoring import FRAUD
 
 DEMO_SPACING = WINDOW_10M.width + DEFAULT_LATENESS + timedelta(minutes=1)
 DEMO_TIMEOUT_S = 120.0

@@ -20,11 +20,13 @@ from kafka import TopicPartition
 from fraudkit.config import Settings
 from fraudkit.features import WINDOW_1W
 from fraudkit.featurestore.specs import EVENT_TIME, RECORD_ID
-from fraudkit.streaming.aggregator import AggregatorStage, window_feature_names
+from fraudkit.streaming.aggregator import AggregatorStage
 from fraudkit.streaming.broker import create_topics
-from fraudkit.streaming.handlers import AggregateWriter, Scorer, ScoringStage, make_scorer
+from fraudkit.streaming.ingest import AggregateWriter
 from fraudkit.streaming.kafka_clients import make_consumer, partitions_of
+from fraudkit.streaming.records import window_feature_names
 from fraudkit.streaming.runner import Runner, Stage
+from fraudkit.streaming.scoring import Scorer, ScoringStage, make_scorer
 
 STAGES = ("aggregator", "scorer")
 

@@ -17,8 +17,21 @@ from typing import Any
 
 import orjson
 
+from fraudkit.features import CARD_FEATURES, WINDOW_10M, Window
+
 CARD_NUMBER = re.compile(r"^[0-9]{16}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def window_feature_names(window: Window) -> tuple[str, str]:
+    """(count name, mean name) of the card aggregates over `window`, from the feature specification."""
+    members = [a for a in CARD_FEATURES.aggregates if a.window == window]
+    count = next(a.name for a in members if a.function == "count")
+    mean = next(a.name for a in members if a.function == "mean")
+    return count, mean
+
+
+COUNT_FEATURE, MEAN_FEATURE = window_feature_names(WINDOW_10M)
 
 
 class MalformedRecord(ValueError):
@@ -94,6 +107,15 @@ class Transaction:
 
     def to_message(self) -> dict[str, Any]:
         return {"tid": self.tid, "cc_num": self.cc_num, "amount": self.amount, "event_time": format_time(self.event_micros)}
+
+
+def validate_enriched(message: dict[str, Any]) -> dict[str, Any]:
+    """Validate a `features` message (a transaction plus its 10-minute aggregates)."""
+    Transaction.from_message(message)
+    for name, kind in ((COUNT_FEATURE, int), (MEAN_FEATURE, (int, float)), ("revision", int), ("produced_ms", int)):
+        if not isinstance(message.get(name), kind) or isinstance(message.get(name), bool):
+            raise MalformedRecord(f"missing or mistyped field {name!r}")
+    return message
 
 
 def encode_json(message: dict[str, Any]) -> bytes:
