@@ -264,6 +264,10 @@ def _from_text(shape: Shape, text: str, path: str) -> Any:
     return text
 
 
+def _parse_text(shape: Shape, text: str, path: str, errors: list[str]) -> Any:
+    return parser_for(shape)(_from_text(shape, text, path), path, errors)
+
+
 def raise_if_invalid(errors: list[str]) -> None:
     if errors:
         count = len(errors)
@@ -408,19 +412,18 @@ def parse_rest_request(op: OperationModel, req: HttpRequest, uri_params: dict[st
         path = _member_path("", name)
         if location == "uri":
             if wire_name in uri_params:
-                params[name] = parser_for(member)(_from_text(member, unquote(uri_params[wire_name]), path), path, errors)
+                params[name] = _parse_text(member, unquote(uri_params[wire_name]), path, errors)
         elif location == "querystring":
             values = req.query.get(wire_name)
-            if values is not None:
-                if member.type_name == "list":
-                    converted: Any = [_from_text(member.member, v, path) for v in values]  # type: ignore[attr-defined]
-                else:
-                    converted = _from_text(member, values[0], path)
-                params[name] = parser_for(member)(converted, path, errors)
+            if values is not None and member.type_name == "list":
+                items = [_from_text(member.member, v, path) for v in values]  # type: ignore[attr-defined]
+                params[name] = parser_for(member)(items, path, errors)
+            elif values is not None:
+                params[name] = _parse_text(member, values[0], path, errors)
         elif location == "header":
             text = req.headers.get(wire_name.lower())
             if text is not None:
-                params[name] = parser_for(member)(_from_text(member, text, path), path, errors)
+                params[name] = _parse_text(member, text, path, errors)
         elif location == "headers":
             prefix = wire_name.lower()
             found = {k[len(prefix) :]: v for k, v in req.headers.items() if k.startswith(prefix)}
@@ -447,9 +450,14 @@ def parse_rest_request(op: OperationModel, req: HttpRequest, uri_params: dict[st
     return params
 
 
+@cache
+def _shape_names(service: str) -> frozenset[str]:
+    return frozenset(service_model(service).shape_names)
+
+
 def _error_shape_status(service: str, code: str) -> int | None:
     model = service_model(service)
-    if code not in model.shape_names:
+    if code not in _shape_names(service):
         return None
     error = model.shape_for(code).metadata.get("error", {})
     status = error.get("httpStatusCode")
@@ -464,12 +472,8 @@ def error_response(service: str, err: AwsError, request_id: str) -> HttpResponse
     """
     code = err.code
     model = service_model(service) if service else None
-    if (
-        model is not None
-        and code == "ValidationException"
-        and "ValidationError" in model.shape_names
-        and code not in model.shape_names
-    ):
+    names = _shape_names(service) if service else frozenset()
+    if code == "ValidationException" and code not in names and "ValidationError" in names:
         code = "ValidationError"
     status = (_error_shape_status(service, code) if service else None) or err.status
     protocol = model.metadata["protocol"] if model is not None else "rest-json"
@@ -543,6 +547,7 @@ class WireApp:
                 return handle(req, self.state)
             target = req.headers.get("x-amz-target")
             if target is not None:
+                service = JSON_SERVICES[0]  # the JSON protocol's error conventions, even for an unknown target
                 found = json_targets().get(target)
                 if found is None:
                     raise AwsError("UnknownOperationException", f"Unknown operation {target:.100}", 400)
