@@ -9,6 +9,7 @@ window with an earlier run and its decisions are the same every time.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -69,7 +70,8 @@ def run_demo(
     decisions: dict[str, dict[str, Any]] = {}
     tail = TopicTail(settings, settings.decisions_topic)
     try:
-        with Pipeline(settings, scorer):
+        # on aws the deployed Flink application and Lambda functions run the stages
+        with Pipeline(settings, scorer) if settings.backend == "local" else contextlib.nullcontext():
             sender = threading.Thread(target=send_live, args=(settings, list(transactions_of(plan)), fast), daemon=True)
             sender.start()
             for message in tail.messages(timeout_s, until=lambda _: wanted <= decisions.keys()):
