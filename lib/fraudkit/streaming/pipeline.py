@@ -18,13 +18,11 @@ import polars as pl
 from kafka import TopicPartition
 
 from fraudkit.config import Settings
-from fraudkit.features import WINDOW_1W
-from fraudkit.featurestore.specs import EVENT_TIME, RECORD_ID
+from fraudkit.featurestore.specs import RECORD_ID
 from fraudkit.streaming.aggregator import AggregatorStage
 from fraudkit.streaming.broker import create_topics
 from fraudkit.streaming.ingest import AggregateWriter
 from fraudkit.streaming.kafka_clients import make_consumer, partitions_of
-from fraudkit.streaming.records import window_feature_names
 from fraudkit.streaming.runner import Runner, Stage
 from fraudkit.streaming.scoring import Scorer, ScoringStage, make_scorer
 
@@ -32,18 +30,17 @@ STAGES = ("aggregator", "scorer")
 
 
 def latest_week_features(settings: Settings) -> pl.DataFrame:
-    """Each card's 1-week aggregates after its last generated transaction: the rows of `cc-agg-batch-fg`."""
+    """Each card's 1-week aggregates after its last generated transaction, as rows of `cc-agg-batch-fg`."""
     from fraudkit.features import ensure_features
+    from fraudkit.featurestore.specs import batch_group
 
-    count, mean = window_feature_names(WINDOW_1W)
-    features = pl.read_parquet(ensure_features("cards", settings), columns=["tid", "event_time", RECORD_ID, count, mean])
+    features = pl.read_parquet(ensure_features("cards", settings))
     latest = features.sort("event_time", "tid").group_by(RECORD_ID, maintain_order=True).last()
-    seconds = pl.col("event_time").dt.epoch("us").cast(pl.Float64) / 1e6
-    return latest.select(RECORD_ID, count, mean, seconds.alias(EVENT_TIME)).sort(RECORD_ID)
+    return batch_group(settings).frame_from(latest).sort(RECORD_ID)
 
 
 def ensure_week_features(settings: Settings) -> None:
-    """Ingest the batch 1-week features into `cc-agg-batch-fg` unless the group already holds them."""
+    """Unless notebook 03 (or an earlier run) filled `cc-agg-batch-fg`, ingest each card's latest row."""
     from fraudkit.featurestore.ingest import ingest
     from fraudkit.featurestore.online import get_record
 
