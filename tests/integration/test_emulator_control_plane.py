@@ -126,6 +126,8 @@ def test_list_filters_sorts_and_paginates(emulator, sagemaker_client) -> None:
     created = sagemaker_client.list_feature_groups(NameContains=tag, FeatureGroupStatusEquals="Created", MaxResults=100)
     assert len(created["FeatureGroupSummaries"]) == 5
     assert code_of(lambda: sagemaker_client.list_feature_groups(MaxResults=101)) == "ValidationException"
+    for token in ("not-a-token", "////", "YWJj"):  # the last is base64 of "abc"
+        assert code_of(lambda token=token: sagemaker_client.list_feature_groups(NextToken=token)) == "ValidationException"
 
 
 def test_update_adds_features_and_rejects_duplicates(emulator, sagemaker_client, runtime_client) -> None:

@@ -269,3 +269,30 @@ def test_acknowledged_writes_reach_the_offline_store_after_a_crash(tmp_path: Pat
         assert sorted(history["num_trans"].to_list()) == list(range(20))
     finally:
         launcher.stop(tmp_path)
+
+
+@HYPOTHESIS
+@given(
+    token=st.one_of(st.none(), st.text(max_size=40)),
+    max_results=st.one_of(st.none(), st.integers(-5, 300)),
+    event_time=st.text(max_size=30),
+    mode=st.one_of(st.none(), st.sampled_from(["SoftDelete", "HardDelete", "Obliterate"])),
+    features=st.lists(feature_values, max_size=3),
+)
+def test_random_list_delete_and_update_calls_never_fail_the_server(
+    emulator, guarded_group, unvalidated_client, token, max_results, event_time, mode, features
+) -> None:
+    client = unvalidated_client("sagemaker-featurestore-runtime")
+    control = unvalidated_client("sagemaker")
+    paging = {k: v for k, v in {"NextToken": token, "MaxResults": max_results}.items() if v is not None}
+    deletion = {"DeletionMode": mode} if mode else {}
+    calls = [
+        lambda: client.list_records(FeatureGroupName=guarded_group, **paging),
+        lambda: control.list_feature_groups(**paging),
+        lambda: client.delete_record(FeatureGroupName=guarded_group, RecordIdentifierValueAsString="other", EventTime=event_time, **deletion),
+        lambda: client.update_record(FeatureGroupName=guarded_group, RecordIdentifierValueAsString="sentinel", Features=features),
+    ]
+    for call in calls:
+        status, code = call_status(call)
+        assert status < 500, (status, code)
+    assert_sentinel_intact(emulator, guarded_group)

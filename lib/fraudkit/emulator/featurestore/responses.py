@@ -35,6 +35,14 @@ def _decode_token(token: str | None) -> str | None:
         raise validation_error("The NextToken is not valid") from None
 
 
+def _offset_token(token: str | None) -> int:
+    """A list position carried in a NextToken (ValidationException when it is not one of ours)."""
+    decoded = _decode_token(token) or "0"
+    if not decoded.isdigit():
+        raise validation_error("The NextToken is not valid")
+    return int(decoded)
+
+
 # ---------------------------------------------------------------------------------- control plane
 
 
@@ -109,7 +117,7 @@ def list_feature_groups(ctx: RequestContext, params: dict[str, Any]) -> dict[str
         "CreationTime": lambda s: s["CreationTime"],
     }[params.get("SortBy", "CreationTime")]
     summaries.sort(key=lambda s: (sort_key(s), s["FeatureGroupName"]), reverse=params.get("SortOrder") != "Ascending")
-    start = int(_decode_token(params.get("NextToken")) or 0) if (params.get("NextToken") or "0").strip() else 0
+    start = _offset_token(params.get("NextToken"))
     limit = params.get("MaxResults", DEFAULT_LIST_RESULTS)
     page = summaries[start : start + limit]
     output: dict[str, Any] = {"FeatureGroupSummaries": page}
