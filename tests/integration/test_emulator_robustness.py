@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -296,3 +297,12 @@ def test_random_list_delete_and_update_calls_never_fail_the_server(
         status, code = call_status(call)
         assert status < 500, (status, code)
     assert_sentinel_intact(emulator, guarded_group)
+
+
+@pytest.mark.parametrize("length", ["-5", "ten", "1e3"])
+def test_bad_content_length_is_400(emulator, length) -> None:
+    url = urlparse(emulator.emulator_url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
+        raw.sendall(f"PUT /FeatureGroup/x HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
+        answer = raw.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 400") and "SerializationException" in answer

@@ -36,7 +36,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         raw_path, _, query = self.path.partition("?")
-        length = int(self.headers.get("Content-Length") or 0)
+        length_text = self.headers.get("Content-Length") or "0"
+        if not length_text.isdigit():
+            self.close_connection = True  # the body's end is unknown: the connection cannot be reused
+            self._send(HttpResponse(400, b'{"__type":"SerializationException","Message":"bad Content-Length"}',
+                                    [("Content-Type", "application/json"), ("x-amzn-ErrorType", "SerializationException")]))
+            return
+        length = int(length_text)
         body = self.rfile.read(length) if length > 0 else b""
         request = HttpRequest(
             method=self.command,
