@@ -306,3 +306,31 @@ def test_bad_content_length_is_400(emulator, length) -> None:
         raw.sendall(f"PUT /FeatureGroup/x HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
         answer = raw.recv(4096).decode()
     assert answer.startswith("HTTP/1.1 400") and "SerializationException" in answer
+
+
+def test_concurrent_partial_updates_of_one_record_lose_nothing(emulator, new_feature_group, runtime_client) -> None:
+    features = [f"f{k}" for k in range(6)]
+    name = new_feature_group(
+        FeatureDefinitions=[
+            {"FeatureName": "cc_num", "FeatureType": "String"},
+            {"FeatureName": "trans_time", "FeatureType": "Fractional"},
+            *({"FeatureName": f, "FeatureType": "Integral"} for f in features),
+        ],
+        OnlineStoreConfig={"EnableOnlineStore": True, "StorageType": "Standard_V2"},
+    )
+    start = [{"FeatureName": "cc_num", "ValueAsString": "c"}, {"FeatureName": "trans_time", "ValueAsString": "1"}]
+    runtime_client.put_record(FeatureGroupName=name, Record=[*start, *({"FeatureName": f, "ValueAsString": "0"} for f in features)])
+
+    def updater(feature: str) -> None:
+        client = emulator.client("sagemaker-featurestore-runtime")
+        for value in range(1, 16):
+            client.update_record(FeatureGroupName=name, RecordIdentifierValueAsString="c",
+                                 Features=[{"FeatureName": feature, "ValueAsString": str(value)}])
+
+    threads = [threading.Thread(target=updater, args=(f,)) for f in features]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    final = as_dict(runtime_client.get_record(FeatureGroupName=name, RecordIdentifierValueAsString="c"))
+    assert {f: final[f] for f in features} == dict.fromkeys(features, "15")

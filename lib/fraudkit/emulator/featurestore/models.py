@@ -46,7 +46,7 @@ class FeatureStoreBackend:
         root = state.state_dir / "emulator"
         self.online = OnlineStore(root / "featurestore.db")
         self._groups = {doc["name"]: FeatureGroup(**doc) for doc in self.online.load_groups()}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # held across each control-plane read-modify-write
         self.offline = OfflineStore(root, self.online, self._groups.get)
 
     def close(self) -> None:
@@ -147,57 +147,57 @@ class FeatureStoreBackend:
             return list(self._groups.values())
 
     def update_group(self, params: dict[str, Any]) -> FeatureGroup:
-        group = self.group(params["FeatureGroupName"])
-        changes: dict[str, Any] = {"last_modified_time": time.time()}
-        additions = params.get("FeatureAdditions")
-        if additions:
-            storage = (group.online_config or {}).get("StorageType")
-            check_definitions(additions, set(group.types), storage)
-            changes["definitions"] = group.definitions + list(additions)
-        online_update = params.get("OnlineStoreConfig")
-        if online_update:
-            if group.online_config is None:
-                raise validation_error(f"FeatureGroup {group.name} has no online store to update")
-            online = dict(group.online_config)
-            if "TtlDuration" in online_update:
-                ttl = online_update["TtlDuration"]
-                if ttl_seconds(ttl) is None:
-                    online.pop("TtlDuration", None)
-                else:
-                    online["TtlDuration"] = ttl
-            if "StorageType" in online_update:
-                online["StorageType"] = online_update["StorageType"]
-            changes["online_config"] = online
-        if params.get("ThroughputConfig"):
-            changes["throughput"] = {**group.throughput, **params["ThroughputConfig"]}
-        updated = replace(group, **changes)
         with self._lock:
+            group = self.group(params["FeatureGroupName"])
+            changes: dict[str, Any] = {"last_modified_time": time.time()}
+            additions = params.get("FeatureAdditions")
+            if additions:
+                storage = (group.online_config or {}).get("StorageType")
+                check_definitions(additions, set(group.types), storage)
+                changes["definitions"] = group.definitions + list(additions)
+            online_update = params.get("OnlineStoreConfig")
+            if online_update:
+                if group.online_config is None:
+                    raise validation_error(f"FeatureGroup {group.name} has no online store to update")
+                online = dict(group.online_config)
+                if "TtlDuration" in online_update:
+                    ttl = online_update["TtlDuration"]
+                    if ttl_seconds(ttl) is None:
+                        online.pop("TtlDuration", None)
+                    else:
+                        online["TtlDuration"] = ttl
+                if "StorageType" in online_update:
+                    online["StorageType"] = online_update["StorageType"]
+                changes["online_config"] = online
+            if params.get("ThroughputConfig"):
+                changes["throughput"] = {**group.throughput, **params["ThroughputConfig"]}
+            updated = replace(group, **changes)
             self._save(updated)
-        return updated
+            return updated
 
     def delete_group(self, name: str) -> None:
-        group = self.group(name)
-        if group.deleting_since is None:
-            with self._lock:
+        with self._lock:
+            group = self.group(name)
+            if group.deleting_since is None:
                 self._save(replace(group, deleting_since=time.time()))
 
     def update_feature_metadata(self, params: dict[str, Any]) -> None:
-        group = self.group(params["FeatureGroupName"])
-        feature = params["FeatureName"]
-        if feature not in group.types:
-            raise not_found(f"Feature {feature} is not in FeatureGroup {group.name}")
-        meta = dict(group.feature_metadata.get(feature, {}))
-        parameters = dict(meta.get("Parameters", {}))
-        for key in params.get("ParameterRemovals") or []:
-            parameters.pop(key, None)
-        for pair in params.get("ParameterAdditions") or []:
-            parameters[pair["Key"]] = pair["Value"]
-        if len(parameters) > 25:
-            raise validation_error("A feature holds at most 25 parameters")
-        if "Description" in params:
-            meta["Description"] = params["Description"]
-        meta.update(Parameters=parameters, LastModifiedTime=time.time())
         with self._lock:
+            group = self.group(params["FeatureGroupName"])
+            feature = params["FeatureName"]
+            if feature not in group.types:
+                raise not_found(f"Feature {feature} is not in FeatureGroup {group.name}")
+            meta = dict(group.feature_metadata.get(feature, {}))
+            parameters = dict(meta.get("Parameters", {}))
+            for key in params.get("ParameterRemovals") or []:
+                parameters.pop(key, None)
+            for pair in params.get("ParameterAdditions") or []:
+                parameters[pair["Key"]] = pair["Value"]
+            if len(parameters) > 25:
+                raise validation_error("A feature holds at most 25 parameters")
+            if "Description" in params:
+                meta["Description"] = params["Description"]
+            meta.update(Parameters=parameters, LastModifiedTime=time.time())
             self._save(replace(group, feature_metadata={**group.feature_metadata, feature: meta}))
 
     # ------------------------------------------------------------------ records
@@ -326,25 +326,25 @@ class FeatureStoreBackend:
         if ttl and group.event_time not in changes:
             raise validation_error("TtlDuration needs the event time feature among Features")
         stores = self.targets(group, target_stores)
-        current = self.online.get(group.name, rid)
-        if current is None or not current.visible(time.time()):
-            raise runtime_not_found(f"Record {rid} does not exist in FeatureGroup {group.name}")
-        event_seconds = current.event_time
-        if group.event_time in changes:
-            event_seconds = parse_event_time(changes[group.event_time], group.types[group.event_time], group.event_time)
-            if event_seconds < current.event_time:
-                raise AwsError("ConflictException", "EventTime is older than the record's current EventTime", 409)
-        expires = current.expires_at
-        if ttl:
-            expires = event_seconds + (ttl_seconds(ttl) or 0)
-        merged = replace(current, features={**current.features, **changes}, event_time=event_seconds, expires_at=expires)
-        offline_row = self._offline_row(group, merged.features, event_seconds, deleted=False) if OFFLINE in stores else None
-        if ONLINE not in stores:
-            self._queue_offline_only(group, offline_row)
-            return
-        if not self.online.update(group.name, rid, merged, offline_row):
-            raise AwsError("ConflictException", "The record changed concurrently; retry with a newer EventTime", 409)
-        if offline_row is not None:
+
+        def merge(current: StoredRecord | None) -> tuple[StoredRecord, bytes | None]:
+            if current is None or not current.visible(time.time()):
+                raise runtime_not_found(f"Record {rid} does not exist in FeatureGroup {group.name}")
+            event_seconds = current.event_time
+            if group.event_time in changes:
+                event_seconds = parse_event_time(changes[group.event_time], group.types[group.event_time], group.event_time)
+                if event_seconds < current.event_time:
+                    raise AwsError("ConflictException", "EventTime is older than the record's current EventTime", 409)
+            expires = event_seconds + (ttl_seconds(ttl) or 0) if ttl else current.expires_at
+            merged = replace(current, features={**current.features, **changes}, event_time=event_seconds, expires_at=expires)
+            offline = self._offline_row(group, merged.features, event_seconds, deleted=False) if OFFLINE in stores else None
+            return merged, offline
+
+        if ONLINE in stores:
+            self.online.modify(group.name, rid, merge)
+        else:
+            self._queue_offline_only(group, merge(self.online.get(group.name, rid))[1])
+        if OFFLINE in stores:
             self.offline.queued()
 
     def bulk_ingest(self, group: FeatureGroup, frame: pl.DataFrame) -> dict[str, int]:

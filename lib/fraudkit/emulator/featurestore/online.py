@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,17 +189,19 @@ class OnlineStore:
                 self._queue(conn, fg, marker)
         return None if row is None else not stale
 
-    def update(self, fg: str, rid: str, record: StoredRecord, offline_row: bytes | None) -> bool:
-        """Replace a row read earlier, only if nobody wrote a newer one meanwhile (optimistic check)."""
+    def modify(self, fg: str, rid: str, change: Callable[[StoredRecord | None], tuple[StoredRecord, bytes | None]]) -> None:
+        """Read-modify-write of one row in one transaction: `change` gets the stored record (None when
+        absent) and returns the new one and its offline row, or raises to leave everything as it was."""
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE records SET features = ?, event_time = ?, expires_at = ? "
-                "WHERE fg = ? AND rid = ? AND soft_deleted = 0 AND event_time <= ?",
-                (orjson.dumps(record.features), record.event_time, record.expires_at, fg, rid, record.event_time),
+            row = conn.execute(
+                "SELECT rid, event_time, features, expires_at, soft_deleted FROM records WHERE fg = ? AND rid = ?", (fg, rid)
+            ).fetchone()
+            record, offline_row = change(_record(row) if row else None)
+            conn.execute(
+                "UPDATE records SET features = ?, event_time = ?, expires_at = ? WHERE fg = ? AND rid = ?",
+                (orjson.dumps(record.features), record.event_time, record.expires_at, fg, rid),
             )
-            if cursor.rowcount > 0:
-                self._queue(conn, fg, offline_row)
-        return cursor.rowcount > 0
+            self._queue(conn, fg, offline_row)
 
     def list_ids(self, fg: str, after: str | None, limit: int, include_soft_deleted: bool, now: float) -> list[str]:
         query = "SELECT rid FROM records WHERE fg = ? AND rid > ? AND (expires_at IS NULL OR expires_at > ?)"
