@@ -162,7 +162,7 @@ def test_target_stores_online_only_and_offline_only(emulator, new_feature_group,
     ) == ("ValidationError", 400)
 
 
-def test_ttl_hides_expired_records_and_reports_expires_at(new_feature_group, runtime_client, sagemaker_client) -> None:
+def test_ttl_hides_expired_records_and_reports_expires_at(emulator, new_feature_group, runtime_client, sagemaker_client) -> None:
     name = new_feature_group(OnlineStoreConfig={"EnableOnlineStore": True, "TtlDuration": {"Unit": "Days", "Value": 1}})
     now = time.time()
     runtime_client.put_record(FeatureGroupName=name, Record=record("old", 1, 1.0, now - 2 * 86400))
@@ -172,6 +172,8 @@ def test_ttl_hides_expired_records_and_reports_expires_at(new_feature_group, run
     )
     assert "Record" not in runtime_client.get_record(FeatureGroupName=name, RecordIdentifierValueAsString="old")
     assert "Record" not in runtime_client.get_record(FeatureGroupName=name, RecordIdentifierValueAsString="short")
+    markers = offline_rows(emulator, sagemaker_client, name).filter(pl.col("is_deleted"))
+    assert sorted(markers["cc_num"].to_list()) == ["old", "short"]  # expiry is a hard delete with a marker
     fresh = runtime_client.get_record(FeatureGroupName=name, RecordIdentifierValueAsString="new", ExpirationTimeResponse="Enabled")
     assert fresh["ExpiresAt"].startswith(time.strftime("%Y-%m-%dT", time.gmtime(now + 86400)))
     assert "ExpiresAt" not in runtime_client.get_record(FeatureGroupName=name, RecordIdentifierValueAsString="new")

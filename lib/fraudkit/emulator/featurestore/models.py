@@ -294,7 +294,17 @@ class FeatureStoreBackend:
         for rid, rec in stored.items():
             if rec.visible(now):
                 result[rid] = (rec, [_feature_value(n, rec.features[n]) for n in order if rec.features.get(n) is not None])
+            elif not rec.soft_deleted:
+                self._expire(group, rec, now)
         return result
+
+    def _expire(self, group: FeatureGroup, record: StoredRecord, now: float) -> None:
+        """TTL: an expired record is hard deleted, with a delete marker in the offline store (done when
+        a read meets it, where the service does it in the background)."""
+        kept = {group.record_identifier: record.record_id, group.event_time: record.features[group.event_time]}
+        marker = self._offline_row(group, kept, record.event_time, deleted=True) if group.offline_enabled else None
+        if self.online.expire(group.name, record.record_id, now, marker) and marker is not None:
+            self.offline.queued()
 
     def delete_record(self, group: FeatureGroup, rid: str, event_text: str, target_stores: Sequence[str] | None,
                       mode: str) -> None:

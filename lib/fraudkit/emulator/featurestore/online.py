@@ -189,6 +189,16 @@ class OnlineStore:
                 self._queue(conn, fg, marker)
         return None if row is None else not stale
 
+    def expire(self, fg: str, rid: str, now: float, marker: bytes | None) -> bool:
+        """Hard delete the row if it is (still) expired at `now`, queueing its delete marker; True if deleted."""
+        with self._transaction() as conn:
+            deleted = conn.execute(
+                "DELETE FROM records WHERE fg = ? AND rid = ? AND soft_deleted = 0 AND expires_at <= ?", (fg, rid, now)
+            ).rowcount > 0
+            if deleted:
+                self._queue(conn, fg, marker)
+        return deleted
+
     def modify(self, fg: str, rid: str, change: Callable[[StoredRecord | None], tuple[StoredRecord, bytes | None]]) -> None:
         """Read-modify-write of one row in one transaction: `change` gets the stored record (None when
         absent) and returns the new one and its offline row, or raises to leave everything as it was."""
