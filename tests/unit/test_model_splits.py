@@ -56,3 +56,11 @@ def test_known_compromised_customers_leave_the_test_days() -> None:
     kept = drop_known_compromised(df, split, spec, days=7)
     assert sorted(kept[spec.entity_column].to_list()) == [2, 3, 4]
     assert kept.filter(pl.col(spec.entity_column) == 2)[spec.time_column].item() == split.test_start + timedelta(days=1)
+
+
+def test_handbook_tests_on_the_handbook_week_when_the_data_has_it() -> None:
+    full = split_for("handbook", datetime(2018, 4, 1), datetime(2018, 9, 30, 23))
+    assert (full.test_start, full.test_end) == (datetime(2018, 8, 8), datetime(2018, 8, 15))
+    assert full.gap_start == datetime(2018, 8, 1) and full.train_start == datetime(2018, 5, 1)
+    short = split_for("handbook", datetime(2018, 4, 1), datetime(2018, 6, 30, 23))
+    assert short.test_end == datetime(2018, 7, 1)  # the last week of data

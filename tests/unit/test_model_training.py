@@ -72,3 +72,15 @@ def test_artifact_is_the_built_in_container_layout(parts: dict[str, pl.DataFrame
     card = load_model_card(path)
     assert card["features"] == FEATURES and card["threshold"] == model.threshold and card["data"] == "synthetic"
     assert not list(path.parent.glob("*.partial"))
+
+
+def test_ours_weights_frauds_by_the_square_root_of_the_imbalance(parts: dict[str, pl.DataFrame]) -> None:
+    import json
+
+    model = train_model(OURS_CONFIG, parts["train"], parts["valid"], features=FEATURES, label="label", seed=7)
+    positives = float(parts["train"]["label"].sum())
+    expected = ((len(parts["train"]) - positives) / positives) ** 0.5
+    config = json.loads(model.booster.save_config())
+    assert float(config["learner"]["objective"]["reg_loss_param"]["scale_pos_weight"]) == pytest.approx(expected, rel=1e-5)
+    reference = train_model(REFERENCE_CONFIG, parts["train"], parts["valid"], features=FEATURES, label="label", seed=7)
+    assert float(json.loads(reference.booster.save_config())["learner"]["objective"]["reg_loss_param"]["scale_pos_weight"]) == 1.0

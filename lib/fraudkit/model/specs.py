@@ -49,7 +49,10 @@ class TrainingConfig:
     params: dict[str, Any]
     num_rounds: int
     early_stopping_rounds: int | None = None  # None: train exactly num_rounds
-    balance_classes: bool = False  # scale_pos_weight = negatives / positives of the training set
+    # class imbalance: scale_pos_weight = (negatives / positives) ** power over the training set.
+    # 0 leaves it unhandled (the reference); 1 is the full ratio; 0.5 (ours) ranked best on both data
+    # sets: the full ratio over-weights the rare frauds and lowers average precision.
+    positive_weight_power: float = 0.0
 
 
 REFERENCE_CONFIG = TrainingConfig(
@@ -85,7 +88,7 @@ OURS_CONFIG = TrainingConfig(
     },
     num_rounds=500,
     early_stopping_rounds=40,
-    balance_classes=True,
+    positive_weight_power=0.5,
 )
 
 

@@ -59,9 +59,9 @@ def train_model(
     dtrain = _dmatrix(train, features, label)
     dvalid = _dmatrix(valid, features, label)
     params = {**config.params, "seed": seed, "nthread": nthread, "eval_metric": "aucpr", "tree_method": "hist"}
-    if config.balance_classes:
+    if config.positive_weight_power:
         positives = float(train[label].sum())
-        params["scale_pos_weight"] = (len(train) - positives) / positives
+        params["scale_pos_weight"] = ((len(train) - positives) / positives) ** config.positive_weight_power
     booster = xgb.train(
         params,
         dtrain,
