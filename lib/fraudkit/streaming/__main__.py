@@ -115,6 +115,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     stop = _stop_on_signals()
     runner = Runner(settings, make_stage(settings, args.stage), batch_size=args.batch_size)
+    runner.recover()
     print("ready", flush=True)
     cpu_at_ready = time.process_time()
     try:

@@ -74,24 +74,27 @@ class AggregatorStage:
             self.windows[partition] = CardWindows(self.width_micros, self.lateness_micros)
         return self.windows[partition]
 
-    def process(self, partition: int, records: list[ConsumerRecord]) -> list[Output]:
-        windows = self._windows(partition)
+    def process(self, batch: dict[int, list[ConsumerRecord]]) -> list[Output]:
         outputs: list[Output] = []
         enriched: list[dict[str, Any]] = []
-        for record in records:
-            try:
-                tx = Transaction.from_message(decode_json(record.value))
-                values = windows.add(tx)
-            except MalformedRecord as problem:
-                letter = dead_letter(str(problem), self.name, record.topic, record.partition, record.offset, record.value)
-                outputs.append(Output(self.dead_letter_topic, record.key, encode_json(letter), record.offset, 0))
-                continue
-            for seq, value in enumerate(values):
-                message = enriched_message(value, record.timestamp)
-                enriched.append(message)
-                outputs.append(Output(self.features_topic, value.cc_num.encode(), encode_json(message), record.offset, seq))
+        for partition, records in batch.items():
+            windows = self._windows(partition)
+            for record in records:
+                try:
+                    tx = Transaction.from_message(decode_json(record.value))
+                    values = windows.add(tx)
+                except MalformedRecord as problem:
+                    letter = dead_letter(str(problem), self.name, record.topic, partition, record.offset, record.value)
+                    outputs.append(Output(self.dead_letter_topic, partition, record.key, encode_json(letter), record.offset, 0))
+                    continue
+                for seq, value in enumerate(values):
+                    message = enriched_message(value, record.timestamp)
+                    enriched.append(message)
+                    outputs.append(
+                        Output(self.features_topic, partition, value.cc_num.encode(), encode_json(message), record.offset, seq)
+                    )
         if self.put_aggregates is not None and enriched:
-            # the puts run while the runner writes `features`: decisions do not wait for them
+            # one write for the whole poll, running while the runner writes `features`: decisions do not wait
             self._pending.append(self.put_aggregates(enriched))
         return outputs
 

@@ -72,7 +72,7 @@ def ingest_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
             messages.append(validate_enriched(decode_json(record.value)))
         except MalformedRecord as problem:
             letter = dead_letter(str(problem), "ingest", record.topic, record.partition, record.offset, record.value)
-            letters.append(Output(settings.dead_letter_topic, record.key, encode_json(letter), record.offset, 0))
+            letters.append(Output(settings.dead_letter_topic, record.partition, record.key, encode_json(letter), record.offset, 0))
     _lambda_writer()(messages)()
     _produce(letters)
     return {"ingested": len(messages), "dead_letters": len(letters)}

@@ -1,9 +1,10 @@
 """Feed a pipeline stage from Kafka in batches, the way Lambda's event source mapping does, exactly once.
 
-For each input partition p the runner polls a batch (up to `batch_size` records or `batch_window_ms`),
-hands it to the stage, writes the stage's outputs to partition p of their topics, waits until the
-broker acknowledged them, and only then checkpoints: the next input offset, the end offsets of its
-output partitions and the stage's state, in one file written atomically
+The runner polls a batch (up to `batch_size` records or `batch_window_ms`), hands it to the stage,
+writes the outputs of input partition p to partition p of their topics, waits until the broker
+acknowledged them and the stage's own effects are done, and only then checkpoints each partition:
+the next input offset, the end offsets of its output partitions and the stage's state, in one
+file written atomically
 (`state_dir/streaming/checkpoints/<stage>-<topic>-<p>.json`). Offsets are tracked by the runner
 itself (consumer-group joins are slow on tansu and not needed with one runner per stage).
 
@@ -36,9 +37,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Output:
-    """One message a stage wants written: to `topic`, same partition as its input record."""
+    """One message a stage wants written: to `topic`, in the partition of its input record."""
 
     topic: str
+    partition: int
     key: bytes | None
     value: bytes
     src_offset: int
@@ -50,13 +52,17 @@ class Output:
 
 
 class Stage(Protocol):
-    """A pipeline step: turns a batch of one input partition into outputs (after its durable effects)."""
+    """A pipeline step: turns one poll's records (by input partition) into outputs.
+
+    Handling every partition of a poll at once lets a stage make one feature-store write, one
+    BatchGetRecord round and one InvokeEndpoint call per poll, as one Lambda invocation would.
+    """
 
     name: str
     input_topic: str
     output_topics: tuple[str, ...]
 
-    def process(self, partition: int, records: list[ConsumerRecord]) -> list[Output]: ...
+    def process(self, batch: dict[int, list[ConsumerRecord]]) -> list[Output]: ...
 
     def settle(self) -> None:
         """Wait until the durable effects started by `process` are done (raise if one failed)."""
@@ -128,8 +134,9 @@ class Runner:
         self.partitions = partitions_of(self.consumer, stage.input_topic)
         self.progress: dict[int, PartitionProgress] = {}
         self.processed = 0
+        self.recovered = False
 
-    def _recover(self) -> None:
+    def recover(self) -> None:
         """Restore checkpoints, seek, and learn which outputs of the replay are already written."""
         for tp in self.partitions:
             saved = self.checkpoints.load(tp.partition)
@@ -141,11 +148,12 @@ class Runner:
                 progress.next_offset = saved["next_offset"]
                 progress.output_ends = dict(saved["output_ends"])
                 self.stage.restore(tp.partition, saved["state"])
-            progress.already_written = self._written_since(tp.partition, progress.output_ends)
             self.progress[tp.partition] = progress
+        self._read_written_since_checkpoints()
         self.consumer.assign(self.partitions)
         for tp in self.partitions:
             self.consumer.seek(tp, self.progress[tp.partition].next_offset)
+        self.recovered = True
 
     def _offset_exists(self, tp: TopicPartition, offset: int) -> bool:
         reader = make_consumer(self.settings)
@@ -154,21 +162,24 @@ class Runner:
         finally:
             reader.close()
 
-    def _written_since(self, partition: int, output_ends: dict[str, int]) -> set[bytes]:
-        """Source markers of the outputs written to `partition` after the checkpointed end offsets."""
+    def _read_written_since_checkpoints(self) -> None:
+        """Collect the source markers of outputs written after each partition's checkpointed end offsets."""
         reader = make_consumer(self.settings)
         try:
-            outputs = [TopicPartition(topic, partition) for topic in self.stage.output_topics]
+            outputs = [TopicPartition(topic, p) for p in self.progress for topic in self.stage.output_topics]
             reader.assign(outputs)
             for tp in outputs:
-                reader.seek(tp, output_ends.get(tp.topic, 0))
-            return {value for record in drain(reader, idle_ms=500) for key, value in record.headers if key == SOURCE_HEADER}
+                reader.seek(tp, self.progress[tp.partition].output_ends.get(tp.topic, 0))
+            for record in drain(reader, idle_ms=500):
+                markers = (value for key, value in record.headers if key == SOURCE_HEADER)
+                self.progress[record.partition].already_written.update(markers)
         finally:
             reader.close()
 
     def run(self, stop: threading.Event, until_idle_s: float | None = None) -> int:
         """Process batches until `stop` is set (or nothing arrived for `until_idle_s`); returns records processed."""
-        self._recover()
+        if not self.recovered:
+            self.recover()
         idle_since = time.monotonic()
         while not stop.is_set():
             batch = self.consumer.poll(timeout_ms=self.batch_window_ms * 5, max_records=self.batch_size)
@@ -177,34 +188,34 @@ class Runner:
                     break
                 continue
             idle_since = time.monotonic()
-            for tp, records in sorted(batch.items(), key=lambda item: item[0].partition):
-                self._process(tp.partition, records)
+            self._process({tp.partition: records for tp, records in sorted(batch.items(), key=lambda i: i[0].partition)})
         return self.processed
 
-    def _process(self, partition: int, records: list[ConsumerRecord]) -> None:
-        progress = self.progress[partition]
-        outputs = self.stage.process(partition, records)
+    def _process(self, batch: dict[int, list[ConsumerRecord]]) -> None:
         futures = []
-        for output in outputs:
-            if output.source in progress.already_written:
+        for output in self.stage.process(batch):
+            if output.source in self.progress[output.partition].already_written:
                 continue
-            futures.append(
-                self.producer.send(
-                    output.topic, key=output.key, value=output.value, partition=partition,
-                    headers=[(SOURCE_HEADER, output.source)],
-                )
+            future = self.producer.send(
+                output.topic, key=output.key, value=output.value, partition=output.partition,
+                headers=[(SOURCE_HEADER, output.source)],
             )
+            futures.append((output.partition, future))
         self.producer.flush()
         self.stage.settle()
-        for future in futures:
+        for partition, future in futures:
+            ends = self.progress[partition].output_ends
             metadata = future.get()
-            progress.output_ends[metadata.topic] = max(progress.output_ends.get(metadata.topic, 0), metadata.offset + 1)
-        progress.next_offset = records[-1].offset + 1
-        self.checkpoints.save(
-            partition,
-            {"next_offset": progress.next_offset, "output_ends": progress.output_ends, "state": self.stage.snapshot(partition)},
-        )
-        self.processed += len(records)
+            ends[metadata.topic] = max(ends.get(metadata.topic, 0), metadata.offset + 1)
+        for partition, records in batch.items():
+            progress = self.progress[partition]
+            progress.next_offset = records[-1].offset + 1
+            self.checkpoints.save(
+                partition,
+                {"next_offset": progress.next_offset, "output_ends": progress.output_ends,
+                 "state": self.stage.snapshot(partition)},
+            )
+            self.processed += len(records)
 
     def close(self) -> None:
         self.consumer.close()

@@ -150,11 +150,11 @@ SCORER_STAGE = "scorer"
 def scoring_outputs(settings: Settings, result: ScoringResult) -> list[Output]:
     """The decisions and dead letters of a scoring result as messages to write."""
     outputs = [
-        Output(settings.decisions_topic, decision["cc_num"].encode(), encode_json(decision), record.offset, 0)
+        Output(settings.decisions_topic, record.partition, decision["cc_num"].encode(), encode_json(decision), record.offset, 0)
         for record, decision in result.decisions
     ]
     outputs += [
-        Output(settings.dead_letter_topic, record.key,
+        Output(settings.dead_letter_topic, record.partition, record.key,
                encode_json(dead_letter(reason, SCORER_STAGE, record.topic, record.partition, record.offset, record.value)),
                record.offset, 0)
         for record, reason in result.dead_letters
@@ -173,8 +173,9 @@ class ScoringStage:
         self.input_topic = settings.features_topic
         self.output_topics: tuple[str, ...] = (settings.decisions_topic, settings.dead_letter_topic)
 
-    def process(self, partition: int, records: list[ConsumerRecord]) -> list[Output]:
-        event = msk_event(records, self.settings.kafka_bootstrap_servers)
+    def process(self, batch: dict[int, list[ConsumerRecord]]) -> list[Output]:
+        # one MSK event for every partition of the poll, as Lambda's event source mapping delivers them
+        event = msk_event([r for records in batch.values() for r in records], self.settings.kafka_bootstrap_servers)
         return scoring_outputs(self.settings, self.scorer.score_event(event))
 
     def settle(self) -> None:
