@@ -11,7 +11,14 @@ import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
 from fraudkit.config import Settings
-from fraudkit.model import deploy, describe_endpoint, invoke_rows, undeploy
+from fraudkit.model import (
+    DeploymentError,
+    deploy,
+    describe_endpoint,
+    invoke_rows,
+    undeploy,
+    wait_for_endpoint,
+)
 from fraudkit.model.artifact import tarball_bytes
 
 pytestmark = pytest.mark.integration
@@ -86,3 +93,17 @@ def test_undeploy_removes_endpoint_config_and_model(emulator: Settings, tmp_path
     with pytest.raises(ClientError, match="Could not find endpoint configuration"):
         emulator.client("sagemaker").describe_endpoint_config(EndpointConfigName=config)
     assert not undeploy(emulator, name)
+
+
+def test_a_failed_endpoint_is_replaced_by_the_next_deploy(emulator: Settings, tmp_path: Path) -> None:
+    sagemaker = emulator.client("sagemaker")
+    sagemaker.create_model(ModelName="broken", PrimaryContainer={"Image": "xgboost", "ModelDataUrl": "s3://b/none.tar.gz"})
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="broken-config", ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "broken"}]
+    )
+    sagemaker.create_endpoint(EndpointName="phoenix", EndpointConfigName="broken-config")
+    with pytest.raises(DeploymentError, match="could not load the model"):
+        wait_for_endpoint(emulator, "phoenix")
+    deploy(emulator, artifact(tmp_path / "d" / "model.tar.gz", 4), endpoint_name="phoenix")
+    assert invoke_rows(emulator, np.zeros((1, 4)), "phoenix").shape == (1,)
+    undeploy(emulator, "phoenix")

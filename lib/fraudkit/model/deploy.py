@@ -74,9 +74,14 @@ def describe_endpoint(settings: Settings, endpoint_name: str | None = None) -> d
     return response
 
 
+def _poll_settings(settings: Settings) -> tuple[float, float]:
+    """(seconds between polls, default timeout): the emulator answers in milliseconds, AWS in minutes."""
+    return (0.05, 60.0) if settings.backend == "local" else (15.0, 1800.0)
+
+
 def wait_for_endpoint(settings: Settings, endpoint_name: str, timeout: float | None = None) -> dict[str, Any]:
     """Poll until the endpoint is InService; DeploymentError when it fails or time runs out."""
-    poll, default_timeout = (0.05, 60.0) if settings.backend == "local" else (15.0, 1800.0)
+    poll, default_timeout = _poll_settings(settings)
     deadline = time.monotonic() + (timeout or default_timeout)
     while True:
         description = describe_endpoint(settings, endpoint_name)
@@ -89,6 +94,17 @@ def wait_for_endpoint(settings: Settings, endpoint_name: str, timeout: float | N
             raise DeploymentError(f"endpoint {endpoint_name} failed: {description.get('FailureReason', '')}")
         if time.monotonic() > deadline:
             raise DeploymentError(f"endpoint {endpoint_name} still {status} after {timeout or default_timeout} s")
+        time.sleep(poll)
+
+
+def _delete_failed_endpoint(settings: Settings, endpoint_name: str) -> None:
+    """A Failed endpoint cannot be updated: delete it and wait until it is gone."""
+    settings.client("sagemaker").delete_endpoint(EndpointName=endpoint_name)
+    poll, timeout = _poll_settings(settings)
+    deadline = time.monotonic() + timeout
+    while describe_endpoint(settings, endpoint_name) is not None:
+        if time.monotonic() > deadline:
+            raise DeploymentError(f"failed endpoint {endpoint_name} still deleting after {timeout} s")
         time.sleep(poll)
 
 
@@ -125,11 +141,14 @@ def deploy(settings: Settings, artifact: Path, endpoint_name: str | None = None)
         if not _is_already_existing(error):
             raise
     current = describe_endpoint(settings, endpoint_name)
+    if current is not None and current["EndpointStatus"] == "Failed":
+        _delete_failed_endpoint(settings, endpoint_name)
+        current = None
     if current is None:
         sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
-    elif current["EndpointConfigName"] != config_name or current["EndpointStatus"] == "Failed":
+    elif current["EndpointConfigName"] != config_name:
         if current["EndpointStatus"] != "InService":
-            current = wait_for_endpoint(settings, endpoint_name)
+            wait_for_endpoint(settings, endpoint_name)
         sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
     description = wait_for_endpoint(settings, endpoint_name)
     if description["EndpointConfigName"] != config_name:
