@@ -4,7 +4,8 @@ Each run gets its own topics (suffix `-load-<n>`) so there is no backlog from ea
 aggregator and the scorer run as separate processes (`python -m fraudkit.streaming run`), as they
 would be deployed; this process replays generated card transactions at the requested rate for a
 bounded time and reads the decisions. Latency is end to end: from the producer's send timestamp
-(the Kafka message timestamp, carried through as `produced_ms`) to the decision arriving here.
+(the transaction's Kafka timestamp, carried through as `produced_ms`) to the decision's Kafka
+timestamp (set when the scorer wrote it), so this process's own reading lag does not count.
 """
 
 from __future__ import annotations
@@ -203,12 +204,11 @@ def _collect(tail: TopicTail, dead: TopicTail, frame: pl.DataFrame, producing: t
     while True:
         got = 0
         for records in tail.consumer.poll(timeout_ms=50).values():
-            arrived_ms = time.time() * 1000
             for record in records:
                 decision = orjson.loads(record.value)
                 report.decisions += 1
                 report.decided_tids.add(decision["tid"])
-                report.latencies_ms.append(arrived_ms - decision["produced_ms"])
+                report.latencies_ms.append(record.timestamp - decision["produced_ms"])
                 got += 1
         for records in dead.consumer.poll(timeout_ms=0).values():
             report.dead_letters += len(records)
