@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from fraudkit.config import Settings
@@ -11,22 +9,14 @@ from fraudkit.features import ensure_features
 from fraudkit.model.specs import DATASETS, DataKind
 
 
-def _read_parquet(location: Path) -> pl.DataFrame:
-    files = sorted(location.glob("*.parquet")) if location.is_dir() else [location]
-    if not files:
-        raise FileNotFoundError(f"no Parquet files under {location}")
-    return pl.concat([pl.read_parquet(f) for f in files], how="vertical")
-
-
 def load_features(kind: DataKind, settings: Settings) -> pl.DataFrame:
     """The `kind` transactions with their features, in time order, limited to the columns models need."""
     spec = DATASETS[kind]
-    produced = ensure_features(kind, settings)
-    frame = produced if isinstance(produced, pl.DataFrame) else _read_parquet(Path(produced))
-    missing = [c for c in spec.columns if c not in frame.columns]
+    path = ensure_features(kind, settings)
+    missing = [c for c in spec.columns if c not in pl.read_parquet_schema(path)]
     if missing:
         raise ValueError(f"the {kind} feature table lacks {missing}: recompute the features")
-    return frame.select(spec.columns).sort(spec.time_column)
+    return pl.read_parquet(path, columns=spec.columns).sort(spec.time_column)
 
 
 def example_rows(kind: DataKind, settings: Settings, per_class: int = 2) -> pl.DataFrame:
