@@ -1,7 +1,8 @@
 """Feature Store emulator latency and throughput against a do-nothing server measured in the same run.
 
-The floor is the same HTTP server stack (`fraudkit.emulator.server`) answering `{}` to everything,
-in its own process like the emulator: what remains is boto3's own cost per call. Measured:
+The floor is the same HTTP server stack (`fraudkit.emulator.server`) doing no work, in its own
+process like the emulator: `{}` to everything, and a canned copy of a real 100-record answer to
+BatchGetRecord. What remains is boto3's own cost per call (for BatchGetRecord mostly parsing). Measured:
 GetRecord p99 (target <= 1.5x floor), BatchGetRecord of 100 records p99 (<= 10 ms), PutRecord rate
 from one client (>= 75% of the floor's), and the bulk path for the scale's card transactions
 (5.4 M at full: <= 60 s), compared with PutRecord at the measured rate.
@@ -12,6 +13,7 @@ Usage: python bench/bench_featurestore.py [--scale tiny|small|full]
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 import numpy as np
@@ -31,11 +34,16 @@ from fraudkit.featurestore import batch_group, create_feature_groups, ingest, re
 
 FULL_ROWS = SCALES["full"].card_transactions
 CALLS = {"tiny": 300, "small": 1500, "full": 4000}
+# The floor: the same server stack doing no work. It answers `{}`, except BatchGetRecord, which gets a
+# canned copy of a real 100-record answer (argv[1]) so boto3's parsing of 100 records is in the floor too.
 FLOOR_SERVER = """
 import sys
+from pathlib import Path
 from fraudkit.emulator.server import EmulatorHTTPServer
 from fraudkit.emulator.wire import HttpResponse
-server = EmulatorHTTPServer(0, lambda request: HttpResponse(200, b"{}", [("Content-Type", "application/json")]))
+canned = Path(sys.argv[1]).read_bytes()
+headers = [("Content-Type", "application/json")]
+server = EmulatorHTTPServer(0, lambda r: HttpResponse(200, canned if r.path == "/BatchGetRecord" else b"{}", headers))
 print(server.port, flush=True)
 server.serve_forever()
 """
@@ -68,6 +76,17 @@ def interleaved_latencies_ms(calls: list[Callable[[int], Any]], count: int, roun
     return [np.array(out) for out in samples]
 
 
+def raw_batch_answer(url: str, group: str, ids: list[str]) -> bytes:
+    """The emulator's HTTP answer body to a BatchGetRecord of `ids` (the floor replays it)."""
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    body = json.dumps({"Identifiers": [{"FeatureGroupName": group, "RecordIdentifiersValueAsString": ids}]})
+    connection.request("POST", "/BatchGetRecord", body=body, headers={"Content-Type": "application/json"})
+    answer = connection.getresponse().read()
+    connection.close()
+    return answer
+
+
 def card_feature_rows(rows: int, cards: int, seed: int) -> pl.DataFrame:
     """Synthetic rows shaped like cc-agg-batch-fg (event times spread over 183 days, sorted)."""
     rng = np.random.default_rng(seed)
@@ -94,10 +113,8 @@ def run(scale: str) -> dict[str, Any]:
     rows = SCALES[scale].card_transactions
     cards = SCALES[scale].cards
     state_dir = Path(tempfile.mkdtemp(prefix="bench-featurestore-"))
-    floor = subprocess.Popen([sys.executable, "-c", FLOOR_SERVER], stdout=subprocess.PIPE, text=True)
+    floor: subprocess.Popen[str] | None = None
     try:
-        assert floor.stdout is not None
-        floor_url = f"http://127.0.0.1:{floor.stdout.readline().strip()}"
         record = launcher.start(state_dir, port=0)
         settings = Settings.load(backend="local", state_dir=state_dir, emulator_port=record["port"], scale=scale)
         spec = batch_group(settings)
@@ -105,6 +122,12 @@ def run(scale: str) -> dict[str, Any]:
         preload = card_feature_rows(max(cards * 5, 1000), cards, seed=1)
         ingest(settings, spec.name, preload, quiet=True)
         ids = preload["cc_num"].unique().sort().to_list()
+        batches = [ids[(i * 100) % len(ids):][:100] for i in range(len(ids) // 100 + 1)]
+        canned = state_dir / "batch-answer.json"
+        canned.write_bytes(raw_batch_answer(record["url"], spec.name, batches[0]))
+        floor = subprocess.Popen([sys.executable, "-c", FLOOR_SERVER, str(canned)], stdout=subprocess.PIPE, text=True)
+        assert floor.stdout is not None
+        floor_url = f"http://127.0.0.1:{floor.stdout.readline().strip()}"
         emulator_rt, floor_rt = (client("sagemaker-featurestore-runtime", url) for url in (record["url"], floor_url))
 
         log(f"GetRecord x{calls} (emulator, floor)")
@@ -112,7 +135,6 @@ def run(scale: str) -> dict[str, Any]:
             [lambda i, c=c: c.get_record(FeatureGroupName=spec.name, RecordIdentifierValueAsString=ids[i % len(ids)])
              for c in (emulator_rt, floor_rt)], calls)
         log(f"BatchGetRecord(100) x{calls // 4}")
-        batches = [ids[(i * 100) % len(ids):][:100] for i in range(len(ids) // 100 + 1)]
 
         def batch_get(c: Any, i: int) -> Any:
             return c.batch_get_record(Identifiers=[{"FeatureGroupName": spec.name, "RecordIdentifiersValueAsString": batches[i % len(batches)]}])
@@ -141,8 +163,9 @@ def run(scale: str) -> dict[str, Any]:
         assert online.sort("cc_num")["trans_time"].to_list() == latest["trans_time"].to_list()
     finally:
         launcher.stop(state_dir)
-        floor.terminate()
-        floor.wait(timeout=10)
+        if floor is not None:
+            floor.terminate()
+            floor.wait(timeout=10)
 
     get_p99, floor_get_p99 = (float(np.percentile(s, 99)) for s in get)
     batch_p99, floor_batch_p99 = (float(np.percentile(s, 99)) for s in batch)
@@ -157,7 +180,7 @@ def run(scale: str) -> dict[str, Any]:
                "<= 60 s at full scale (5.4 M rows)", bulk_seconds <= 60.0 if rows >= FULL_ROWS else None),
     ]
     notes = (f"{calls} calls per latency series after warm-up, one boto3 client, keep-alive; floor = same server stack "
-             f"answering {{}} in its own process. Bulk baseline = PutRecord at the measured one-client rate "
+             f"answering {{}} (a canned 100-record answer to BatchGetRecord) in its own process. Bulk baseline = PutRecord at the measured one-client rate "
              f"({rows:,} rows / {put_rate:.0f} per s). Timings on a shared 2-core machine.")
     return {"name": "featurestore", "results": results, "notes": notes}
 
