@@ -119,13 +119,15 @@ def test_demo_decides_every_transaction_from_aggregates_that_include_it(stream: 
     assert [d["features"]["num_trans_last_10m"] for d in decisions] == [1, 1, 1, *range(1, 11)]
     assert all(d["latency_ms"] > 0 for d in decisions)
 
-    # the scorer's inputs: 1-week features of the batch group, ratios by the one ratio rule
+    # the scorer's inputs: the batch group's 1-week row plus the (newer) 10-minute window, ratios by the rule
     week = {row["cc_num"]: row for row in latest_week_features(settings).iter_rows(named=True)}
     threshold = card_threshold(settings)
     for decision in decisions:
-        features = decision["features"]
-        assert features["num_trans_last_1w"] == week[decision["cc_num"]]["num_trans_last_1w"]
-        assert features["avg_amt_last_1w"] == pytest.approx(week[decision["cc_num"]]["avg_amt_last_1w"])
+        features, batch = decision["features"], week[decision["cc_num"]]
+        count = batch["num_trans_last_1w"] + features["num_trans_last_10m"]
+        total = batch["num_trans_last_1w"] * batch["avg_amt_last_1w"] + features["num_trans_last_10m"] * features["avg_amt_last_10m"]
+        assert features["num_trans_last_1w"] == count
+        assert features["avg_amt_last_1w"] == pytest.approx(total / count)
         expected = card_ratios(features["amount"], features["num_trans_last_10m"], features["avg_amt_last_10m"],
                                features["num_trans_last_1w"], features["avg_amt_last_1w"])
         assert {name: features[name] for name in expected} == pytest.approx(expected)

@@ -1,7 +1,8 @@
 """The scoring handler's core and its runner stage.
 
 Enriched transactions from `features` (their 10-minute aggregates already include the transaction,
-so nothing races) -> 1-week features by BatchGetRecord on `cc-agg-batch-fg` -> ratios
+so nothing races) -> 1-week features by BatchGetRecord on `cc-agg-batch-fg`, topped up with the
+10-minute window when it is newer than the batch snapshot (`serving_week_features`) -> ratios
 (`fraudkit.features.card_ratios`) -> one InvokeEndpoint per batch with one CSV row per transaction
 in `CARD_MODEL_FEATURES` order -> decisions. Corrections (revision > 0) are not re-scored: a
 decision is made once, when the transaction arrives. Unknown cards go to the dead letters.
@@ -17,8 +18,8 @@ from typing import Any
 from kafka.consumer.fetcher import ConsumerRecord
 
 from fraudkit.config import Settings
-from fraudkit.features import WINDOW_1W, card_ratios
-from fraudkit.featurestore.specs import RECORD_ID
+from fraudkit.features import WINDOW_1W, WINDOW_10M, card_ratios
+from fraudkit.featurestore.specs import EVENT_TIME, RECORD_ID
 from fraudkit.streaming.ingest import CLIENT_THREADS
 from fraudkit.streaming.msk import MskRecord, msk_event, msk_records
 from fraudkit.streaming.records import (
@@ -28,6 +29,7 @@ from fraudkit.streaming.records import (
     dead_letter,
     decode_json,
     encode_json,
+    parse_time,
     validate_enriched,
     window_feature_names,
 )
@@ -38,6 +40,26 @@ DEFAULT_THRESHOLD = 0.5
 FRAUD, NOT_FRAUD = "FRAUD", "NOT FRAUD"
 
 WEEK_COUNT, WEEK_MEAN = window_feature_names(WINDOW_1W)
+
+
+def serving_week_features(batch: dict[str, float], message: dict[str, Any]) -> dict[str, float]:
+    """The 1-week aggregates a decision uses: the batch group's, topped up with the 10-minute window.
+
+    The batch row describes the card as of its snapshot time (`trans_time`); the model was trained
+    on 1-week windows that include the current transaction. When the 10-minute window lies wholly
+    after the snapshot (window start > snapshot time), none of its transactions are in the batch
+    row, so they are added: count + n, mean of the union. A fresher snapshot is used as it is
+    (the window would double count). Transactions between the snapshot and the window, and the
+    ones aging out of the week since the snapshot, are not known to the stream: the next batch run
+    settles them.
+    """
+    count, mean = batch[WEEK_COUNT], batch[WEEK_MEAN]
+    window_start = parse_time(message["event_time"]) / 1e6 - WINDOW_10M.width.total_seconds()
+    if not window_start > batch[EVENT_TIME]:  # also false for a missing (NaN) snapshot time
+        return {WEEK_COUNT: count, WEEK_MEAN: mean}
+    added, added_mean = message[COUNT_FEATURE], float(message[MEAN_FEATURE])
+    total = count + added
+    return {WEEK_COUNT: total, WEEK_MEAN: (count * mean + added * added_mean) / total}
 
 
 @dataclass
@@ -64,7 +86,7 @@ class Scorer:
                 {
                     "FeatureGroupName": self.batch_feature_group,
                     "RecordIdentifiersValueAsString": cards,
-                    "FeatureNames": [RECORD_ID, WEEK_COUNT, WEEK_MEAN],
+                    "FeatureNames": [RECORD_ID, WEEK_COUNT, WEEK_MEAN, EVENT_TIME],
                 }
             ]
         )
@@ -79,6 +101,7 @@ class Scorer:
             found[item["RecordIdentifierValueAsString"]] = {
                 WEEK_COUNT: float(values.get(WEEK_COUNT, "nan")),
                 WEEK_MEAN: float(values.get(WEEK_MEAN, "nan")),
+                EVENT_TIME: float(values.get(EVENT_TIME, "nan")),
             }
         return found
 
@@ -118,7 +141,8 @@ class Scorer:
         for record, message in pending:
             if message["cc_num"] in week:
                 features = {"amount": float(message["amount"]), COUNT_FEATURE: message[COUNT_FEATURE],
-                            MEAN_FEATURE: float(message[MEAN_FEATURE]), **week[message["cc_num"]]}
+                            MEAN_FEATURE: float(message[MEAN_FEATURE])}
+                features.update(serving_week_features(week[message["cc_num"]], message))
                 features.update(card_ratios(features["amount"], features[COUNT_FEATURE], features[MEAN_FEATURE],
                                             features[WEEK_COUNT], features[WEEK_MEAN]))
                 known.append((record, message, features))
