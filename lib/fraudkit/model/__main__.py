@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
 from fraudkit.config import Settings, SettingsError
-from fraudkit.model import deploy, ensure_card_model, undeploy
+from fraudkit.model import DeploymentError, deploy, ensure_card_model, undeploy
 from fraudkit.model.evaluation import EVALUATION_STAGES, REPORT_KEYS, evaluate, train_and_save
 from fraudkit.model.specs import DATA_KINDS
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             print(deploy(settings, ensure_card_model(settings)))
         else:
             print("deleted" if undeploy(settings) else f"no endpoint {settings.endpoint_name}")
-    except ValueError as error:  # data too small for the split, or without fraud in a period
+    except (ValueError, DeploymentError) as error:  # data too small for the split; endpoint not serving
         fail(str(error), status=1)
     except (ClientError, BotoCoreError) as error:
         fail(f"{error} (is the emulator running? `make local-up`)", status=1)

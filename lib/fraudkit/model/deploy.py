@@ -7,6 +7,7 @@ so a retrained model is a new model and config and the endpoint moves to it with
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 from botocore.exceptions import ClientError
 
-from fraudkit.config import Settings
+from fraudkit.config import Settings, read_service_record
 from fraudkit.storage import upload_artifact
 
 # AWS accounts publishing the built-in XGBoost image (sagemaker-xgboost:1.7-1) per region
@@ -108,8 +109,20 @@ def _delete_failed_endpoint(settings: Settings, endpoint_name: str) -> None:
         time.sleep(poll)
 
 
+def _require_own_emulator(settings: Settings) -> None:
+    """Locally the artifact is written under the state dir, so the emulator must serve that state dir."""
+    if settings.backend != "local" or os.environ.get("FRAUDKIT_EMULATOR_URL"):
+        return
+    if read_service_record(settings.emulator_dir / "server.json") is None:
+        raise DeploymentError(
+            f"no emulator is serving the state dir {settings.state_dir}: start it (`make local-up` or "
+            "fraudkit.services.ensure_local_services) with the same state dir"
+        )
+
+
 def deploy(settings: Settings, artifact: Path, endpoint_name: str | None = None) -> str:
     """Upload `artifact`, create its model and endpoint config, create or update the endpoint, wait."""
+    _require_own_emulator(settings)
     endpoint_name = endpoint_name or settings.endpoint_name
     digest = artifact_digest(artifact)
     uri = upload_artifact(settings, artifact, key=f"fraudkit/models/{settings.scale}/{digest}/model.tar.gz")
