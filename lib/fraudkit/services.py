@@ -61,7 +61,7 @@ def ensure_local_services(settings: Settings, broker: bool = False) -> None:
         ensure_service(BROKER, settings.state_dir)
 
 
-def start_detached(state_dir: Path, broker: bool = True) -> None:
+def start_detached(state_dir: Path) -> None:
     """Start the services through a short-lived `up` process, so the caller is not their parent.
 
     A long-lived parent (the workshop runner, pytest) never reaps a service that another process
@@ -69,9 +69,7 @@ def start_detached(state_dir: Path, broker: bool = True) -> None:
     stop timeout. Started from a child that exits at once, services are adopted and reaped by init.
     """
     command = [sys.executable, "-m", "fraudkit.services", "up", "--state-dir", str(state_dir)]
-    proc = subprocess.run(
-        command if broker else [*command, "--no-broker"], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         raise RuntimeError(lines[-1] if lines else f"`{' '.join(command)}` exited with {proc.returncode}")
