@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -74,13 +75,22 @@ def test_artifact_is_the_built_in_container_layout(parts: dict[str, pl.DataFrame
     assert not list(path.parent.glob("*.partial"))
 
 
-def test_ours_weights_frauds_by_the_square_root_of_the_imbalance(parts: dict[str, pl.DataFrame]) -> None:
+def test_the_chosen_power_sets_scale_pos_weight(parts: dict[str, pl.DataFrame]) -> None:
     import json
 
     model = train_model(OURS_CONFIG, parts["train"], parts["valid"], features=FEATURES, label="label", seed=7)
     positives = float(parts["train"]["label"].sum())
-    expected = ((len(parts["train"]) - positives) / positives) ** 0.5
+    expected = ((len(parts["train"]) - positives) / positives) ** model.positive_weight_power
     config = json.loads(model.booster.save_config())
     assert float(config["learner"]["objective"]["reg_loss_param"]["scale_pos_weight"]) == pytest.approx(expected, rel=1e-5)
     reference = train_model(REFERENCE_CONFIG, parts["train"], parts["valid"], features=FEATURES, label="label", seed=7)
     assert float(json.loads(reference.booster.save_config())["learner"]["objective"]["reg_loss_param"]["scale_pos_weight"]) == 1.0
+
+
+def test_class_weight_is_chosen_on_validation_only(parts: dict[str, pl.DataFrame]) -> None:
+    chosen = train_model(OURS_CONFIG, parts["train"], parts["valid"], features=FEATURES, label="label", seed=7)
+    assert chosen.positive_weight_power in OURS_CONFIG.positive_weight_powers
+    for power in OURS_CONFIG.positive_weight_powers:
+        single = replace(OURS_CONFIG, positive_weight_powers=(power,))
+        other = train_model(single, parts["train"], parts["valid"], features=FEATURES, label="label", seed=7)
+        assert other.validation["average_precision"] <= chosen.validation["average_precision"]

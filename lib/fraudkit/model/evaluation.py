@@ -171,7 +171,12 @@ def evaluate(
         "beats_reference": our_metrics["average_precision"] > reference_metrics["average_precision"],
         "split": prepared.split.describe(),
         "sizes": prepared.sizes(),
-        "model": {"features": ours.features, "num_rounds": ours.num_rounds, "validation": ours.validation},
+        "model": {
+            "features": ours.features,
+            "num_rounds": ours.num_rounds,
+            "positive_weight_power": ours.positive_weight_power,
+            "validation": ours.validation,
+        },
         "plots": {name: path.name for name, path in paths.items()},
     }
     if kind == "cards":

@@ -23,6 +23,7 @@ class TrainedModel:
     threshold: float
     num_rounds: int
     validation: dict[str, float]
+    positive_weight_power: float = 0.0
 
     def predict(self, df: pl.DataFrame) -> np.ndarray:
         return np.asarray(self.booster.inplace_predict(feature_matrix(df, self.features)))
@@ -52,16 +53,57 @@ def train_model(
     seed: int,
     nthread: int = 2,
 ) -> TrainedModel:
-    """Train `config`; with early stopping the booster is cut at the best validation round."""
+    """Train `config` once per class-weight power; keep the best by validation average precision.
+
+    With early stopping each booster is cut at its best validation round.
+    """
     for part, frame in (("training", train), ("validation", valid)):
         if frame[label].sum() == 0:
             raise ValueError(f"the {part} period holds no fraud: use a larger scale or another seed")
     dtrain = _dmatrix(train, features, label)
     dvalid = _dmatrix(valid, features, label)
-    params = {**config.params, "seed": seed, "nthread": nthread, "eval_metric": "aucpr", "tree_method": "hist"}
-    if config.positive_weight_power:
-        positives = float(train[label].sum())
-        params["scale_pos_weight"] = ((len(train) - positives) / positives) ** config.positive_weight_power
+    positives = float(train[label].sum())
+    candidates = [
+        _train_weighted(
+            config,
+            dtrain,
+            dvalid,
+            valid,
+            power,
+            ((len(train) - positives) / positives) ** power,
+            features=features,
+            label=label,
+            seed=seed,
+            nthread=nthread,
+        )
+        for power in config.positive_weight_powers
+    ]
+    # first best wins ties, so the order of the powers decides between equals
+    return max(candidates, key=lambda m: np.nan_to_num(m.validation["average_precision"], nan=-1.0))
+
+
+def _train_weighted(
+    config: TrainingConfig,
+    dtrain: xgb.DMatrix,
+    dvalid: xgb.DMatrix,
+    valid: pl.DataFrame,
+    power: float,
+    positive_weight: float,
+    *,
+    features: list[str],
+    label: str,
+    seed: int,
+    nthread: int,
+) -> TrainedModel:
+    params = {
+        **config.params,
+        "seed": seed,
+        "nthread": nthread,
+        "eval_metric": "aucpr",
+        "tree_method": "hist",
+    }
+    if power:
+        params["scale_pos_weight"] = positive_weight
     booster = xgb.train(
         params,
         dtrain,
@@ -83,4 +125,5 @@ def train_model(
         threshold=f1_optimal_threshold(valid_labels, valid_scores),
         num_rounds=rounds,
         validation=ranking_metrics(valid_labels, valid_scores),
+        positive_weight_power=power,
     )
