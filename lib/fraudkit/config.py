@@ -7,6 +7,8 @@ changes only how clients are built and where names resolve; everything else is s
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -55,6 +57,32 @@ def read_service_record(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs; a zombie child of ours is reaped and counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def settings_arguments() -> argparse.ArgumentParser:
+    """The options every kit command shares, named like the notebooks' papermill parameters."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--backend", choices=get_args(Backend), help="default: FRAUDKIT_BACKEND or local")
+    common.add_argument("--scale", choices=list(SCALES), help="data size preset (default: FRAUDKIT_SCALE or small)")
+    common.add_argument("--seed", type=int, help="random seed (default: FRAUDKIT_SEED or 42)")
+    common.add_argument("--state-dir", type=Path, help="local state directory (default: FRAUDKIT_STATE_DIR or .fraudkit)")
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
+    return common
 
 
 class SettingsError(ValueError):
@@ -127,6 +155,11 @@ class Settings:
         if "state_dir" in values:
             values["state_dir"] = Path(values["state_dir"])
         return cls(**values)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Settings:
+        """Settings from the options of `settings_arguments()`."""
+        return cls.load(backend=args.backend, scale=args.scale, seed=args.seed, state_dir=args.state_dir)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from fraudkit.config import DEFAULT_EMULATOR_PORT, read_service_record
+from fraudkit.config import DEFAULT_EMULATOR_PORT, process_alive, read_service_record
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -53,16 +53,6 @@ def remove_record(state_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def healthy(url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/_fraudkit/health", timeout=timeout) as response:
@@ -76,7 +66,7 @@ def status(state_dir: Path) -> dict[str, Any] | None:
     record = read_service_record(record_path(state_dir))
     if not record or not isinstance(record.get("pid"), int) or not isinstance(record.get("url"), str):
         return None
-    if not _alive(record["pid"]) or not healthy(record["url"]):
+    if not process_alive(record["pid"]) or not healthy(record["url"]):
         return None
     return record
 
@@ -126,17 +116,17 @@ def stop(state_dir: Path) -> bool:
     """Stop the server serving `state_dir` (it flushes its offline buffers); True if one was running."""
     path = record_path(state_dir)
     record = read_service_record(path)
-    if not record or not isinstance(record.get("pid"), int) or not _alive(record["pid"]):
+    if not record or not isinstance(record.get("pid"), int) or not process_alive(record["pid"]):
         path.unlink(missing_ok=True)
         return False
     pid = record["pid"]
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and process_alive(pid):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
         time.sleep(0.05)
-    if _alive(pid):
+    if process_alive(pid):
         os.kill(pid, signal.SIGKILL)
     path.unlink(missing_ok=True)
     return True

@@ -11,7 +11,7 @@ from typing import NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
-from fraudkit.config import Settings, SettingsError
+from fraudkit.config import Settings, SettingsError, settings_arguments
 from fraudkit.model import DeploymentError, deploy, ensure_card_model, undeploy
 from fraudkit.model.evaluation import EVALUATION_STAGES, REPORT_KEYS, evaluate, train_and_save
 from fraudkit.model.specs import DATA_KINDS
@@ -22,12 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m fraudkit.model",
         description="Train, evaluate and deploy the fraud models (XGBoost, time-based split, SageMaker endpoint).",
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--backend", choices=["local", "aws"], help="default: FRAUDKIT_BACKEND or local")
-    common.add_argument("--scale", choices=["tiny", "small", "full"], help="default: FRAUDKIT_SCALE or small")
-    common.add_argument("--seed", type=int, help="default: FRAUDKIT_SEED or 42")
-    common.add_argument("--state-dir", type=Path, help="default: FRAUDKIT_STATE_DIR or .fraudkit")
-    common.add_argument("--quiet", action="store_true", help="no progress bar")
+    common = settings_arguments()
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", parents=[common], help="train our model and write model.tar.gz")
     train.add_argument("--data", choices=DATA_KINDS, default="cards", help="data set (default: cards)")
@@ -49,7 +44,7 @@ def fail(message: str, status: int = 2) -> NoReturn:
 
 def _settings(args: argparse.Namespace) -> Settings:
     try:
-        return Settings.load(backend=args.backend, scale=args.scale, seed=args.seed, state_dir=args.state_dir)
+        return Settings.from_args(args)
     except SettingsError as error:
         fail(f"{error}; see --help")
 

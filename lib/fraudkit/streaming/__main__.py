@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from fraudkit.config import Settings, SettingsError
+from fraudkit.config import Settings, SettingsError, settings_arguments
 
 
 def _positive(kind: type) -> Any:
@@ -37,12 +37,7 @@ def _rate(text: str) -> float | None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fraudkit.streaming", description=__doc__)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--backend", choices=["local", "aws"], help="default: FRAUDKIT_BACKEND or local")
-    common.add_argument("--scale", choices=["tiny", "small", "full"], help="data size preset (default: small)")
-    common.add_argument("--seed", type=int, help="random seed (default: 42)")
-    common.add_argument("--state-dir", type=Path, help="local state directory (default: .fraudkit)")
-    common.add_argument("--quiet", action="store_true", help="no progress bars")
+    common = settings_arguments()
     commands = parser.add_subparsers(dest="command", required=True)
 
     produce = commands.add_parser("produce", parents=[common], help="replay transactions in event-time order")
@@ -73,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.load(backend=args.backend, scale=args.scale, seed=args.seed, state_dir=args.state_dir)
+    return Settings.from_args(args)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -8,7 +8,6 @@ records itself in `state_dir/broker/broker.json` = {"pid", "port", "bootstrap_se
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fraudkit.config import Settings, read_service_record
+from fraudkit.config import Settings, process_alive, read_service_record
 
 RECORD_NAME = "broker.json"
 LOG_NAME = "broker.log"
@@ -42,21 +41,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child still answers kill(0); reap it if it is ours
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
-
-
 def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
@@ -69,7 +53,7 @@ def status(state_dir: Path) -> dict[str, Any] | None:
     record = read_service_record(path)
     if record is None:
         return None
-    if _pid_alive(int(record.get("pid", -1))) and _port_open(int(record.get("port", -1))):
+    if process_alive(int(record.get("pid", -1))) and _port_open(int(record.get("port", -1))):
         return record
     path.unlink(missing_ok=True)
     return None
@@ -127,12 +111,12 @@ def stop(state_dir: Path) -> bool:
         return False
     pid = int(record.get("pid", -1))
     stopped = False
-    if _pid_alive(pid):
+    if process_alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _pid_alive(pid):
+        if process_alive(pid):
             os.kill(pid, signal.SIGKILL)
         stopped = True
     path.unlink(missing_ok=True)
