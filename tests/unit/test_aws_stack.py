@@ -93,5 +93,7 @@ def test_missing_credentials_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # boto3's default session caches the credentials an earlier test's client resolved
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     with pytest.raises(StackNotReady, match=r"needs AWS credentials.*aws configure"):
         read_stack_outputs(SETTINGS)
