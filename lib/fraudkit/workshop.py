@@ -29,7 +29,7 @@ from typing import Any
 
 import nbformat
 
-from fraudkit.config import SCALES, Settings
+from fraudkit.config import Settings, settings_arguments
 from fraudkit.services import ALL_SERVICES, running_services, start_detached, stop_local_services
 
 KERNEL_NAME = "python3"  # the venv's own kernel: present in a fresh clone once `make setup` ran
@@ -254,13 +254,10 @@ def refresh_committed(notebooks: list[Path], keep: list[Path], quiet: bool = Fal
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m fraudkit.workshop",
+        parents=[settings_arguments()],
         description="Run the workshop notebooks in order with papermill; executed copies and an HTML index "
         "go to --out. Local services are started and stopped automatically.",
     )
-    parser.add_argument("--backend", choices=("local", "aws"), default=None, help="default: FRAUDKIT_BACKEND or local")
-    parser.add_argument("--scale", choices=tuple(SCALES), default=None, help="data size preset (default: FRAUDKIT_SCALE or small)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of every random choice (default: FRAUDKIT_SEED or 42)")
-    parser.add_argument("--state-dir", type=Path, default=None, help="local state (default: FRAUDKIT_STATE_DIR or .fraudkit)")
     parser.add_argument("--out", type=Path, default=Path("build"), help="where executed notebooks go (default: build)")
     parser.add_argument("--notebooks-dir", type=Path, default=Path("notebooks"), help="default: notebooks")
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, e.g. --only 00 01")
@@ -269,13 +266,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="re-execute the notebooks at the tiny scale and store their outputs in place (for nbval)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser.parse_args(argv)
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    if args.seed is not None and args.seed < 0:
-        raise WorkshopError(f"--seed {args.seed}: must be a non-negative integer")
     if args.refresh_committed and args.scale not in (None, COMMITTED_SCALE):
         raise WorkshopError(
             f"--scale {args.scale}: committed outputs are at the {COMMITTED_SCALE} scale; "
@@ -283,7 +277,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         )
     if not args.notebooks_dir.is_dir():
         raise WorkshopError(f"--notebooks-dir {args.notebooks_dir}: not a directory; run from the kit's root")
-    return Settings.load(backend=args.backend, scale=args.scale, seed=args.seed, state_dir=args.state_dir)
+    return Settings.from_args(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,7 @@ def test_only_selects_by_number_and_rejects_unknown_numbers(tmp_path: Path) -> N
     [
         (["--only", "42"], "--only 42"),
         (["--refresh-committed", "--scale", "small"], "--scale small"),
-        (["--seed", "-3"], "--seed -3"),
+        (["--seed", "-3"], "seed=-3"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_naming_the_argument(
