@@ -75,14 +75,15 @@ def start_detached(state_dir: Path) -> None:
         raise RuntimeError(lines[-1] if lines else f"`{' '.join(command)}` exited with {proc.returncode}")
 
 
-def prepare_backend(settings: Settings) -> Settings:
-    """Settings ready for the chosen backend: local services running, or the AWS stack's outputs applied.
+def prepare_backend(settings: Settings, broker: bool = True) -> Settings:
+    """Settings ready for the chosen backend: local services running (the broker when asked), or the
+    AWS stack's outputs (bucket, role, bootstrap servers) applied.
 
     On aws this raises `fraudkit.aws.StackNotReady` naming what is missing (credentials, the stack,
     one of its outputs) so the first notebook stops with a message instead of failing later.
     """
     if settings.backend == "local":
-        ensure_local_services(settings, broker=True)
+        ensure_local_services(settings, broker=broker)
         return settings
     from fraudkit.aws.stack import apply_stack_outputs, read_stack_outputs
 
