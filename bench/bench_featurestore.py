@@ -35,13 +35,13 @@ from fraudkit.featurestore import batch_group, create_feature_groups, ingest, re
 FULL_ROWS = SCALES["full"].card_transactions
 CALLS = {"tiny": 300, "small": 1500, "full": 4000}
 # The floor: the same server stack doing no work. It answers `{}`, except BatchGetRecord, which gets a
-# canned copy of a real 100-record answer (argv[1]) so boto3's parsing of 100 records is in the floor too.
+# canned copy of a real 100-record answer (argv[1], when given) so boto3's parsing of 100 records is in the floor too.
 FLOOR_SERVER = """
 import sys
 from pathlib import Path
 from fraudkit.emulator.server import EmulatorHTTPServer
 from fraudkit.emulator.wire import HttpResponse
-canned = Path(sys.argv[1]).read_bytes()
+canned = Path(sys.argv[1]).read_bytes() if len(sys.argv) > 1 else b"{}"
 headers = [("Content-Type", "application/json")]
 server = EmulatorHTTPServer(0, lambda r: HttpResponse(200, canned if r.path == "/BatchGetRecord" else b"{}", headers))
 print(server.port, flush=True)
