@@ -11,7 +11,7 @@ SEED ?= 42
 STATE_DIR ?= .fraudkit
 export FRAUDKIT_STATE_DIR := $(abspath $(STATE_DIR))
 
-.PHONY: help setup workshop test test-fast lint bench local-up local-down lab clean-state clean lock-env
+.PHONY: help setup workshop test test-fast lint bench local-up local-down lab clean-state clean lock-env refresh-notebooks
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ clean-state: ## Remove local state (emulator data, broker logs, generated data, 
 
 clean: clean-state ## Remove local state, build outputs and the venv
 	rm -rf build $(VENV)
+
+refresh-notebooks: setup ## Re-execute the notebooks at the tiny scale and store their outputs (for nbval)
+	$(PY) -m fraudkit.workshop --scale tiny --refresh-committed
 
 lock-env: setup ## Rewrite environment.yml from the pins in requirements.txt
 	$(PY) tools/sync_env.py
