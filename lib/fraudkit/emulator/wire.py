@@ -89,15 +89,23 @@ def _fail(errors: list[str], value: Any, path: str, constraint: str) -> None:
     errors.append(f"Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}")
 
 
+KNOWN_VALID_LENGTH, KNOWN_VALID_COUNT = 256, 4096  # bounds of each string shape's memo of valid values
+
+
 def _string_parser(shape: Shape) -> Parser:
     meta = shape.metadata
     low, high, enum = meta.get("min"), meta.get("max"), meta.get("enum")
     raw_pattern = meta.get("pattern")
     pattern = None if raw_pattern in (None, ".*", ".+") else _compiled_pattern(raw_pattern)
+    # Values that passed every check: the same group and feature names arrive on every call, and the
+    # pattern match is the costly part. Only short strings, and only so many, are remembered.
+    known_valid: set[str] = set()
 
     def parse(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, str):
             raise SerializationError(f"Expected a string at '{path}', got {type(value).__name__}")
+        if value in known_valid:
+            return value
         if low is not None and len(value) < low:
             _fail(errors, value, path, f"Member must have length greater than or equal to {low}")
         elif high is not None and len(value) > high:
@@ -106,6 +114,8 @@ def _string_parser(shape: Shape) -> Parser:
             _fail(errors, value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
         elif pattern is not None and pattern.fullmatch(value) is None:
             _fail(errors, value, path, f"Member must satisfy regular expression pattern: {raw_pattern}")
+        elif pattern is not None and len(value) <= KNOWN_VALID_LENGTH and len(known_valid) < KNOWN_VALID_COUNT:
+            known_valid.add(value)
         return value
 
     return parse
@@ -186,7 +196,8 @@ def _map_parser(shape: Shape) -> Parser:
 
 
 def _structure_parser(shape: Shape) -> Parser:
-    members = {name: parser_for(m) for name, m in shape.members.items()}  # type: ignore[attr-defined]
+    # name -> (parser, the member's path segment), built once: paths are formed on every call
+    members = {name: (parser_for(m), _member_path("", name)) for name, m in shape.members.items()}  # type: ignore[attr-defined]
     required = shape.required_members
     is_union = bool(shape.metadata.get("union"))
 
@@ -197,7 +208,8 @@ def _structure_parser(shape: Shape) -> Parser:
         for name, item in value.items():
             member = members.get(name)
             if member is not None and item is not None:
-                parsed[name] = member(item, _member_path(path, name), errors)
+                member_parser, segment = member
+                parsed[name] = member_parser(item, f"{path}.{segment}" if path else segment, errors)
         for name in required:
             if name not in parsed:
                 _fail(errors, "null", _member_path(path, name), "Member must not be null")
@@ -365,6 +377,12 @@ def rest_routes() -> list[RestRoute]:
 
 
 @cache
+def rest_routes_for(method: str) -> list[RestRoute]:
+    """The routes of one HTTP method, in routing order (a request is matched only against these)."""
+    return [route for route in rest_routes() if route.method == method]
+
+
+@cache
 def json_targets() -> dict[str, tuple[str, OperationModel]]:
     targets = {}
     for service in JSON_SERVICES:
@@ -398,6 +416,31 @@ def parse_json_request(op: OperationModel, req: HttpRequest) -> dict[str, Any]:
     return dict(params)
 
 
+@dataclass(frozen=True)
+class _RestMember:
+    """One input member of a REST operation with what parsing it needs, read from the model once."""
+
+    name: str
+    shape: Shape
+    location: str | None
+    wire_name: str
+    path: str
+
+
+_REST_MEMBERS: dict[int, list[_RestMember]] = {}
+
+
+def _rest_members(shape: Shape) -> list[_RestMember]:
+    found = _REST_MEMBERS.get(id(shape))
+    if found is None:
+        found = _REST_MEMBERS[id(shape)] = [
+            _RestMember(name, member, member.serialization.get("location"), member.serialization.get("name", name),
+                        _member_path("", name))
+            for name, member in shape.members.items()  # type: ignore[attr-defined]
+        ]
+    return found
+
+
 def parse_rest_request(op: OperationModel, req: HttpRequest, uri_params: dict[str, str]) -> dict[str, Any]:
     shape = op.input_shape
     if shape is None:
@@ -406,10 +449,9 @@ def parse_rest_request(op: OperationModel, req: HttpRequest, uri_params: dict[st
     errors: list[str] = []
     payload_name = shape.serialization.get("payload")
     body_members: dict[str, Shape] = {}
-    for name, member in shape.members.items():
-        location = member.serialization.get("location")
-        wire_name = member.serialization.get("name", name)
-        path = _member_path("", name)
+    for rest_member in _rest_members(shape):
+        name, member, location = rest_member.name, rest_member.shape, rest_member.location
+        wire_name, path = rest_member.wire_name, rest_member.path
         if location == "uri":
             if wire_name in uri_params:
                 params[name] = _parse_text(member, unquote(uri_params[wire_name]), path, errors)
@@ -565,6 +607,10 @@ class WireApp:
             return error_response(service, AwsError("InternalFailure", f"{type(exc).__name__}: {exc}", 500), request_id)
 
     def _route(self, req: HttpRequest) -> tuple[str, OperationModel, dict[str, str]]:
+        for route in rest_routes_for(req.method):
+            match = route.pattern.match(req.path)
+            if match is not None:
+                return route.service, route.operation, match.groupdict()
         path_matched = False
         for route in rest_routes():
             match = route.pattern.match(req.path)

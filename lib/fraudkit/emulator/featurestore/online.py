@@ -7,6 +7,10 @@ a committed transaction wrote, short of power loss), and the event-time rule is 
 the newest record. A write's offline row is queued in the same transaction as its online change,
 so an acknowledged write reaches the offline store even if the server dies before the next flush.
 One connection guarded by a lock: SQLite serialises writers anyway.
+
+The offline queue's `seq` is a plain rowid (no AUTOINCREMENT, whose bookkeeping table would add a
+write to every PutRecord): a new row always gets more than the largest seq present, so a flush
+that read rows up to seq N and then drops seq <= N never drops a row queued meanwhile.
 """
 
 from __future__ import annotations
@@ -23,9 +27,7 @@ import orjson
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feature_groups (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS offline_pending (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, fg TEXT NOT NULL, row BLOB NOT NULL
-);
+CREATE TABLE IF NOT EXISTS offline_pending (seq INTEGER PRIMARY KEY, fg TEXT NOT NULL, row BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     fg TEXT NOT NULL,
     rid TEXT NOT NULL,
