@@ -8,6 +8,7 @@ import orjson
 import pytest
 from fraudkit.emulator.core import AwsError
 from fraudkit.emulator.wire import (
+    KNOWN_VALID_COUNT,
     HttpRequest,
     error_response,
     json_targets,
@@ -97,6 +98,26 @@ def test_rest_parse_enforces_the_shapes_constraints(body, code, fragment) -> Non
         parse_rest_request(runtime_op("PutRecord"), request("PUT", "/FeatureGroup/fg", body), {"FeatureGroupName": "fg"})
     assert caught.value.code == code
     assert fragment in caught.value.message
+
+
+def test_validation_memo_of_valid_strings_never_accepts_an_invalid_one() -> None:
+    """Valid feature names are remembered per shape; invalid ones and non-strings are still checked every time."""
+    op = runtime_op("PutRecord")
+
+    def put(names: list[object]) -> dict:
+        body = {"Record": [{"FeatureName": n, "ValueAsString": "1"} for n in names]}
+        return parse_rest_request(op, request("PUT", "/FeatureGroup/fg", body), {"FeatureGroupName": "fg"})
+
+    many_valid = [f"f{i}" for i in range(KNOWN_VALID_COUNT + 50)]  # more than the memo holds
+    assert [r["FeatureName"] for r in put(many_valid)["Record"]] == many_valid
+    for _ in range(2):  # the second round meets the same values after the first memoised what it could
+        with pytest.raises(AwsError) as caught:
+            put(["f1", "bad name", "f1-", "x" * 65])
+        assert caught.value.message.startswith("3 validation errors detected:")
+        assert "'record.2.featureName'" in caught.value.message
+        with pytest.raises(AwsError, match="Expected a string"):
+            put(["f1", ["f1"]])
+    assert put(many_valid[-1:])["Record"] == [{"FeatureName": many_valid[-1], "ValueAsString": "1"}]
 
 
 def test_json_parse_counts_every_violation_and_converts_timestamps() -> None:
