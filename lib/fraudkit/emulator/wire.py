@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import random
 import re
 import uuid
 from collections.abc import Callable
@@ -567,6 +568,13 @@ def serialize_rest_response(op: OperationModel, output: dict[str, Any], request_
     return HttpResponse(status, body, headers)
 
 
+def new_request_id() -> str:
+    """A random UUID for x-amzn-RequestId, from the process PRNG: uuid4 reads os.urandom, a system
+    call that gives up the GIL on every request, and with the offline flusher busy, getting it back
+    can take a whole switch interval. A request id needs to be unique, not unpredictable."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 ExtensionHandler = Callable[[HttpRequest, EmulatorState], HttpResponse]
 # (service whose error conventions apply, handler) for a fraudkit-specific (method, path)
 Extension = tuple[str, ExtensionHandler]
@@ -580,7 +588,7 @@ class WireApp:
         self.extensions = extensions or {}
 
     def __call__(self, req: HttpRequest) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         service = ""
         try:
             extension = self.extensions.get((req.method, req.path))
