@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fraudkit.streaming.records import format_time
-from fraudkit.streaming.scoring import WEEK_COUNT, WEEK_MEAN, serving_week_features
+from fraudkit.features import card_ratios
+from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, format_time
+from fraudkit.streaming.scoring import WEEK_COUNT, WEEK_MEAN, add_ratios, serving_week_features
 
 SNAPSHOT_S = 1_700_000_000.0
 
@@ -31,3 +32,15 @@ def test_a_window_overlapping_the_snapshot_is_not_counted_twice(after_s: float) 
 def test_a_batch_row_without_snapshot_time_is_used_as_it_is() -> None:
     batch = {**BATCH, "trans_time": float("nan")}
     assert serving_week_features(batch, message(3600, count=2, mean=10.0)) == {WEEK_COUNT: 4.0, WEEK_MEAN: 100.0}
+
+
+def test_batch_ratios_equal_the_per_transaction_ratios() -> None:
+    rows = [
+        {"amount": 120.5, COUNT_FEATURE: 3, MEAN_FEATURE: 80.25, WEEK_COUNT: 12.0, WEEK_MEAN: 60.0},
+        {"amount": 9.99, COUNT_FEATURE: 1, MEAN_FEATURE: 9.99, WEEK_COUNT: 0.0, WEEK_MEAN: 0.0},
+        {"amount": 42.0, COUNT_FEATURE: 2, MEAN_FEATURE: 30.0, WEEK_COUNT: float("nan"), WEEK_MEAN: float("nan")},
+    ]
+    expected = [card_ratios(r["amount"], r[COUNT_FEATURE], r[MEAN_FEATURE], r[WEEK_COUNT], r[WEEK_MEAN]) for r in rows]
+    add_ratios(rows)
+    for row, ratios in zip(rows, expected, strict=True):
+        assert {name: row[name] for name in ratios} == ratios

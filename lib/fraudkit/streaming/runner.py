@@ -5,7 +5,11 @@ writes the outputs of input partition p to partition p of their topics, waits un
 acknowledged them and the stage's own effects are done, and only then checkpoints each partition:
 the next input offset, the end offsets of its output partitions and the stage's state, in one
 file written atomically
-(`state_dir/streaming/checkpoints/<stage>-<topic>-<p>.json`). Offsets are tracked by the runner
+(`state_dir/streaming/checkpoints/<stage>-<topic>-<p>.json`). Checkpoints are written at most every
+`checkpoint_interval_ms` (and when the input goes idle or the runner stops), not after every batch:
+the stage's state grows with the cards it holds, and rewriting it per batch cost more than the batch.
+A checkpoint is still only written after everything before it is durable, so an older checkpoint
+just means a longer (deduplicated) replay. Offsets are tracked by the runner
 itself (consumer-group joins are slow on tansu and not needed with one runner per stage).
 
 After a crash the runner restores the last checkpoint and replays from its offset. Outputs of the
@@ -121,6 +125,7 @@ class Runner:
         batch_size: int = 500,
         batch_window_ms: int = 20,
         checkpoints: CheckpointStore | None = None,
+        checkpoint_interval_ms: int = 1000,
     ) -> None:
         self.settings = settings
         self.stage = stage
@@ -135,6 +140,9 @@ class Runner:
         self.progress: dict[int, PartitionProgress] = {}
         self.processed = 0
         self.recovered = False
+        self.checkpoint_interval_s = checkpoint_interval_ms / 1000
+        self._next_checkpoint = 0.0
+        self._unsaved: set[int] = set()  # partitions processed beyond their last checkpoint
 
     def recover(self) -> None:
         """Restore checkpoints, seek, and learn which outputs of the replay are already written."""
@@ -184,12 +192,29 @@ class Runner:
         while not stop.is_set():
             batch = self.consumer.poll(timeout_ms=self.batch_window_ms * 5, max_records=self.batch_size)
             if not batch:
+                self.save_checkpoints()
                 if until_idle_s is not None and time.monotonic() - idle_since > until_idle_s:
                     break
                 continue
             idle_since = time.monotonic()
             self._process({tp.partition: records for tp, records in sorted(batch.items(), key=lambda i: i[0].partition)})
+            if time.monotonic() >= self._next_checkpoint:
+                self.save_checkpoints()
+        # not on an error: a failed batch may have moved output ends past the inputs it committed
+        self.save_checkpoints()
         return self.processed
+
+    def save_checkpoints(self) -> None:
+        """Checkpoint every partition processed since its last checkpoint (all of it is durable by now)."""
+        for partition in sorted(self._unsaved):
+            progress = self.progress[partition]
+            self.checkpoints.save(
+                partition,
+                {"next_offset": progress.next_offset, "output_ends": progress.output_ends,
+                 "state": self.stage.snapshot(partition)},
+            )
+        self._unsaved.clear()
+        self._next_checkpoint = time.monotonic() + self.checkpoint_interval_s
 
     def _process(self, batch: dict[int, list[ConsumerRecord]]) -> None:
         futures = []
@@ -208,13 +233,8 @@ class Runner:
             metadata = future.get()
             ends[metadata.topic] = max(ends.get(metadata.topic, 0), metadata.offset + 1)
         for partition, records in batch.items():
-            progress = self.progress[partition]
-            progress.next_offset = records[-1].offset + 1
-            self.checkpoints.save(
-                partition,
-                {"next_offset": progress.next_offset, "output_ends": progress.output_ends,
-                 "state": self.stage.snapshot(partition)},
-            )
+            self.progress[partition].next_offset = records[-1].offset + 1
+            self._unsaved.add(partition)
             self.processed += len(records)
 
     def close(self) -> None:
