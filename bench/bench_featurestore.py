@@ -19,63 +19,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 import numpy as np
 import polars as pl
-from botocore.config import Config
+from common import FLOOR_SERVER, client, interleaved_latencies_ms, log, result
 from fraudkit.config import SCALES, Settings
 from fraudkit.emulator import launcher
 from fraudkit.featurestore import batch_group, create_feature_groups, ingest, read_online
 
 FULL_ROWS = SCALES["full"].card_transactions
 CALLS = {"tiny": 300, "small": 1500, "full": 4000}
-# The floor: the same server stack doing no work. It answers `{}`, except BatchGetRecord, which gets a
-# canned copy of a real 100-record answer (argv[1], when given) so boto3's parsing of 100 records is in the floor too.
-FLOOR_SERVER = """
-import sys
-from pathlib import Path
-from fraudkit.emulator.server import EmulatorHTTPServer
-from fraudkit.emulator.wire import HttpResponse
-canned = Path(sys.argv[1]).read_bytes() if len(sys.argv) > 1 else b"{}"
-headers = [("Content-Type", "application/json")]
-server = EmulatorHTTPServer(0, lambda r: HttpResponse(200, canned if r.path == "/BatchGetRecord" else b"{}", headers))
-print(server.port, flush=True)
-server.serve_forever()
-"""
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def client(service: str, url: str) -> Any:
-    config = Config(retries={"max_attempts": 1}, tcp_keepalive=True)
-    return boto3.client(  # type: ignore[call-overload]
-        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench", config=config
-    )
-
-
-def interleaved_latencies_ms(calls: list[Callable[[int], Any]], count: int, rounds: int = 20) -> list[np.ndarray]:
-    """Per-call latencies of each target, measured in alternating rounds so load swings hit all alike."""
-    for call in calls:
-        for i in range(min(100, count)):
-            call(i)
-    samples: list[list[float]] = [[] for _ in calls]
-    per_round = max(count // rounds, 1)
-    for r in range(rounds):
-        for call, out in zip(calls, samples, strict=True):
-            for i in range(r * per_round, (r + 1) * per_round):
-                started = time.perf_counter()
-                call(i)
-                out.append((time.perf_counter() - started) * 1000)
-    return [np.array(out) for out in samples]
-
-
 def raw_batch_answer(url: str, group: str, ids: list[str]) -> bytes:
     """The emulator's HTTP answer body to a BatchGetRecord of `ids` (the floor replays it)."""
     parsed = urlparse(url)
@@ -100,12 +56,6 @@ def card_feature_rows(rows: int, cards: int, seed: int) -> pl.DataFrame:
             "trans_time": times,
         }
     )
-
-
-def result(metric: str, value: float, unit: str, baseline: float | None, target: str, met: bool | None) -> dict[str, Any]:
-    ratio = value / baseline if baseline else None
-    return {"metric": metric, "value": round(value, 4), "unit": unit, "baseline": None if baseline is None else round(baseline, 4),
-            "ratio": None if ratio is None else round(ratio, 4), "target": target, "met": met}
 
 
 def run(scale: str) -> dict[str, Any]:
@@ -172,12 +122,14 @@ def run(scale: str) -> dict[str, Any]:
     put_rate, floor_put_rate = rates
     putrecord_seconds = rows / put_rate
     results = [
-        result("GetRecord p99", get_p99, "ms", floor_get_p99, "<= 1.5x floor", get_p99 <= 1.5 * floor_get_p99),
-        result("GetRecord p50", float(np.percentile(get[0], 50)), "ms", float(np.percentile(get[1], 50)), "informative", None),
-        result("BatchGetRecord(100) p99", batch_p99, "ms", floor_batch_p99, "<= 10 ms", batch_p99 <= 10.0),
-        result("PutRecord rate, one client (sequential)", put_rate, "records/s", floor_put_rate, ">= 0.75x floor", put_rate >= 0.75 * floor_put_rate),
-        result(f"bulk ingest {rows:,} rows", bulk_seconds, "s", putrecord_seconds,
-               "<= 60 s at full scale (5.4 M rows)", bulk_seconds <= 60.0 if rows >= FULL_ROWS else None),
+        result("GetRecord p99", get_p99, "ms", "<= 1.5x floor", get_p99 <= 1.5 * floor_get_p99, baseline=floor_get_p99),
+        result("GetRecord p50", float(np.percentile(get[0], 50)), "ms", "informative", None,
+               baseline=float(np.percentile(get[1], 50))),
+        result("BatchGetRecord(100) p99", batch_p99, "ms", "<= 10 ms", batch_p99 <= 10.0, baseline=floor_batch_p99),
+        result("PutRecord rate, one client (sequential)", put_rate, "records/s", ">= 0.75x floor",
+               put_rate >= 0.75 * floor_put_rate, baseline=floor_put_rate),
+        result(f"bulk ingest {rows:,} rows", bulk_seconds, "s", "<= 60 s at full scale (5.4 M rows)",
+               bulk_seconds <= 60.0 if rows >= FULL_ROWS else None, baseline=putrecord_seconds),
     ]
     notes = (f"{calls} calls per latency series after warm-up, one boto3 client, keep-alive; floor = same server stack "
              f"answering {{}} (a canned 100-record answer to BatchGetRecord) in its own process. Bulk baseline = PutRecord at the measured one-client rate "

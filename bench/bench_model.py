@@ -12,24 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from common import log, result
 from fraudkit.config import SCALES, Settings
 from fraudkit.model import evaluate
 from fraudkit.model.specs import HANDBOOK_PUBLISHED_BASELINE
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def metric(name: str, ours: float, baseline: float, target: str, met: bool | None) -> dict[str, Any]:
-    return {"metric": name, "value": round(ours, 4), "unit": "", "baseline": round(baseline, 4),
-            "ratio": round(ours / baseline, 4) if baseline else None, "target": target, "met": met}
 
 
 def run(scale: str) -> dict[str, Any]:
@@ -43,8 +34,8 @@ def run(scale: str) -> dict[str, Any]:
         report = evaluate(kind, settings, out_dir / f"{kind}.json")
         seconds[kind] = time.perf_counter() - started
         reference = report["reference"]
-        results.append(metric(f"{kind} average precision vs {reference['config']}", report["average_precision"],
-                              reference["average_precision"], "> baseline", report["beats_reference"]))
+        results.append(result(f"{kind} average precision vs {reference['config']}", report["average_precision"], "",
+                              "> baseline", report["beats_reference"], baseline=reference["average_precision"]))
         if kind == "cards":
             demo = report["live_demo"]
             results.append({"metric": "cards live demo burst flagged (of 9)", "value": float(demo["burst_flagged_after_first"]),
@@ -53,8 +44,8 @@ def run(scale: str) -> dict[str, Any]:
             continue
         full = scale == "full"
         for key, published in HANDBOOK_PUBLISHED_BASELINE.items():
-            results.append(metric(f"handbook {key} vs published", report[key], published, f"> {published} (full scale)",
-                                  report[key] > published if full else None))
+            results.append(result(f"handbook {key} vs published", report[key], "", f"> {published} (full scale)",
+                                  report[key] > published if full else None, baseline=published))
     notes = (f"Trained in this run on a shared 2-core machine: cards {seconds['cards']:.0f} s, handbook "
              f"{seconds['handbook']:.0f} s (both configurations, scoring, plots). Published baseline: Fraud "
              "Detection Handbook XGBoost (AUC 0.869, AP 0.687, CP@100 0.303); its targets apply at full scale only.")

@@ -17,19 +17,13 @@ import json
 import sys
 from typing import Any
 
+from common import result
 from fraudkit.config import Settings
 from fraudkit.streaming.load import run_load
 
 SECONDS = {"tiny": 5.0, "small": 15.0, "full": 30.0}
 LATENCY_RATE, THROUGHPUT_RATE = 1000.0, 3000.0
 BASELINE_SECONDS = 2.0
-
-
-def result(metric: str, value: float, unit: str, target: str, met: bool | None,
-           baseline: float | None = None) -> dict[str, Any]:
-    ratio = None if baseline in (None, 0) else round(value / baseline, 2)  # type: ignore[operator]
-    return {"metric": metric, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio,
-            "target": target, "met": met}
 
 
 def sustained(summary: dict[str, Any]) -> bool:
