@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from fraudkit.config import Settings
+from fraudkit.config import Settings, process_alive
 from fraudkit.services import ensure_local_services, probe_services, remove_local_state, running_services
 
 pytestmark = pytest.mark.integration
@@ -18,14 +17,6 @@ def _services_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fraudkit.services", *args], capture_output=True, text=True, timeout=120, check=False
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_up_status_down_round_trip(tmp_path: Path) -> None:
@@ -46,7 +37,7 @@ def test_up_status_down_round_trip(tmp_path: Path) -> None:
         down = _services_cli("down", "--state-dir", str(state_dir))
         assert down.returncode == 0 and down.stdout.strip() == "stopped: emulator, broker"
         assert running_services(state_dir) == {}
-        assert not any(_pid_alive(int(r["pid"])) for r in records.values())
+        assert not any(process_alive(int(r["pid"])) for r in records.values())
     finally:
         _services_cli("down", "--state-dir", str(state_dir))
 
@@ -58,4 +49,4 @@ def test_remove_local_state_stops_services_and_deletes_the_state_dir(tmp_path: P
     assert set(records) == {"emulator"}
     assert remove_local_state(settings) == ["emulator"]
     assert not settings.state_dir.exists()
-    assert not _pid_alive(int(records["emulator"]["pid"]))
+    assert not process_alive(int(records["emulator"]["pid"]))
