@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import polars as pl
 import pytest
 from botocore.exceptions import ClientError
 from fraudkit.config import Settings
 from fraudkit.emulator import launcher
 from fraudkit.featurestore import flush_local, wait_for_status
+from fraudkit.featurestore.ingest import bulk_ingest_local
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -262,12 +264,18 @@ def test_acknowledged_writes_reach_the_offline_store_after_a_crash(tmp_path: Pat
     runtime = settings_.client("sagemaker-featurestore-runtime")
     for i in range(20):
         runtime.put_record(FeatureGroupName="crashy", Record=record(str(i), i, 1.0, i))
+    for start in (20, 25):  # small bulk writes (a stream's batches) are queued as frames, not written at once
+        bulk = pl.DataFrame({"cc_num": [str(i) for i in range(start, start + 5)], "num_trans": list(range(start, start + 5)),
+                             "avg_amt": [1.0] * 5, "trans_time": [float(i) for i in range(start, start + 5)]})
+        bulk_ingest_local(settings_, "crashy", bulk, quiet=True)
     os.kill(record_["pid"], signal.SIGKILL)  # no shutdown flush: queued offline rows must survive anyway
     record_ = launcher.start(tmp_path, port=0)
     settings_ = Settings.load(backend="local", state_dir=tmp_path, emulator_port=record_["port"])
     try:
         history = offline_rows(settings_, settings_.client("sagemaker"), "crashy")
-        assert sorted(history["num_trans"].to_list()) == list(range(20))
+        assert sorted(history["num_trans"].to_list()) == list(range(30))
+        assert as_dict(settings_.client("sagemaker-featurestore-runtime").get_record(
+            FeatureGroupName="crashy", RecordIdentifierValueAsString="29"))["avg_amt"] == "1.0"
     finally:
         launcher.stop(tmp_path)
 

@@ -28,7 +28,13 @@ from fraudkit.emulator.featurestore.groups import (
     ttl_seconds,
     typed,
 )
-from fraudkit.emulator.featurestore.offline import EVENT_SECONDS, POLARS_TYPES, OfflineStore, offline_schema
+from fraudkit.emulator.featurestore.offline import (
+    ADDED_COLUMNS,
+    EVENT_SECONDS,
+    POLARS_TYPES,
+    OfflineStore,
+    offline_schema,
+)
 from fraudkit.emulator.featurestore.online import OnlineStore, StoredRecord
 from fraudkit.storage import local_object_path
 
@@ -357,6 +363,21 @@ class FeatureStoreBackend:
         if OFFLINE in stores:
             self.offline.queued()
 
+    @staticmethod
+    def _online_rows(group: FeatureGroup, frame: pl.DataFrame) -> list[tuple[str, float, bytes, float | None]]:
+        """The latest row per record id as (rid, event seconds, features JSON of wire strings, expires at)."""
+        if frame[group.record_identifier].is_duplicated().any():  # most stream batches have no repeated id
+            frame = frame.sort(EVENT_SECONDS, maintain_order=True).unique(group.record_identifier, keep="last")
+        names = [c for c in frame.columns if c != EVENT_SECONDS]
+        rid_at = names.index(group.record_identifier)
+        ttl = group.default_ttl
+        return [
+            (values[rid_at], seconds, orjson.dumps(dict(zip(names, values, strict=True))), seconds + ttl if ttl else None)
+            for values, seconds in zip(
+                frame.select(pl.col(c).cast(pl.Utf8) for c in names).iter_rows(), frame[EVENT_SECONDS], strict=True
+            )
+        ]
+
     def bulk_ingest(self, group: FeatureGroup, frame: pl.DataFrame) -> dict[str, int]:
         """The local bulk path: typed columns in; latest row per id to the online store, all rows offline."""
         unknown = [c for c in frame.columns if c not in group.types]
@@ -365,42 +386,38 @@ class FeatureStoreBackend:
             raise validation_error(f"Columns not in FeatureGroup {group.name}: {unknown}; required but missing: {missing}")
         if group.collections:
             raise validation_error("The bulk path does not take collection features; use PutRecord")
-        try:
-            frame = frame.cast({c: POLARS_TYPES[group.types[c]] for c in frame.columns}, strict=True)
-        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as err:
-            raise validation_error(f"A column does not hold its feature type: {str(err)[:200]}") from None
         event = pl.col(group.event_time)
         if group.types[group.event_time] == "String":
             seconds = event.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", strict=False).dt.epoch("us") / 1e6
         else:
-            seconds = event
-        frame = frame.with_columns(seconds.alias(EVENT_SECONDS))
+            seconds = event.cast(pl.Float64)
+        try:  # one query: a frame of a few rows (one stream batch) costs little more than its fixed overhead
+            frame = (
+                frame.lazy()
+                .cast({c: POLARS_TYPES[group.types[c]] for c in frame.columns}, strict=True)
+                .with_columns(seconds.alias(EVENT_SECONDS))
+                .collect()
+            )
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as err:
+            raise validation_error(f"A column does not hold its feature type: {str(err)[:200]}") from None
         if frame[EVENT_SECONDS].null_count() or frame[group.record_identifier].null_count():
             raise validation_error(f"Every row needs a valid {group.event_time} and {group.record_identifier}")
-        online_rows = 0
-        if group.online_enabled:
-            latest = frame.sort(EVENT_SECONDS, maintain_order=True).unique(group.record_identifier, keep="last")
-            default_ttl = group.default_ttl
-            as_text = latest.select(
-                pl.col(group.record_identifier).cast(pl.Utf8),
-                pl.col(EVENT_SECONDS),
-                pl.struct([pl.col(c).cast(pl.Utf8) for c in frame.columns if c != EVENT_SECONDS])
-                .struct.json_encode()
-                .alias("__features"),
-                ((pl.col(EVENT_SECONDS) + default_ttl) if default_ttl else pl.lit(None, pl.Float64)).alias("__expires"),
-            )
-            online_rows = self.online.put_many(group.name, ((r, t, f.encode(), e) for r, t, f, e in as_text.iter_rows()))
-        offline_rows = 0
+        offline_frame = None
         if group.offline_enabled:
-            now_us = int(time.time() * 1_000_000)
             schema = offline_schema(group)
-            full = frame.with_columns(
-                [pl.lit(None, schema[c]).alias(c) for c in schema if c not in frame.columns and c not in ("write_time",)]
-            ).with_columns(
-                api_invocation_time=pl.lit(now_us).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
-                is_deleted=pl.lit(False),
+            # the offline columns in table order (queued frames of a group concatenate as they are)
+            full = frame.select(
+                *[pl.col(c) if c in frame.columns else pl.lit(None, schema[c]).alias(c) for c in schema if c not in ADDED_COLUMNS],
+                pl.lit(int(time.time() * 1_000_000)).cast(pl.Datetime("us", "UTC")).alias("api_invocation_time"),
+                pl.lit(False).alias("is_deleted"),
+                pl.col(EVENT_SECONDS),
             )
-            offline_rows = self.offline.write(group, full)
+            offline_frame = self.offline.queue_or_write(group, full)
+        online_rows = self.online.put_many(group.name, self._online_rows(group, frame) if group.online_enabled else [],
+                                           offline_frame)
+        if offline_frame is not None:
+            self.offline.queued(frame.height)
+        offline_rows = frame.height if group.offline_enabled else 0
         return {"OnlineRecords": online_rows, "OfflineRows": offline_rows}
 
 

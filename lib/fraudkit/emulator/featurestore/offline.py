@@ -3,7 +3,9 @@
 Layout under `<state_dir>/emulator/s3/<bucket>/`:
 `<prefix>/<account>/sagemaker/<region>/offline-store/<fg>-<epoch>/data/year=YYYY/month=MM/day=DD/hour=HH/`
 partitioned by event time, each row with `write_time`, `api_invocation_time` and `is_deleted`.
-Writes queue their rows in the database (durably, with the online change); a background thread
+Writes queue their rows in the database (durably, with the online change): single-record writes as
+JSON rows, small bulk writes as Arrow frames (QUEUED_FRAME_ROWS at most; larger ones are written to
+Parquet before the request returns, as they are batches already); a background thread
 drains the queue into Parquet in batches (every FLUSH_SECONDS, sooner when FLUSH_ROWS are queued,
 before an offline query through the flush extension, and on shutdown), as the service batches its
 S3 writes. A crash between writing a file and dropping its rows from the queue can repeat rows in
@@ -12,10 +14,11 @@ the offline store (at least once, like the service's own delivery), never lose t
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +30,12 @@ from fraudkit.emulator.featurestore.online import OnlineStore
 from fraudkit.storage import local_object_path
 
 FLUSH_ROWS = 20_000
+QUEUED_FRAME_ROWS = 5_000
 FLUSH_SECONDS = 1.0
 POLARS_TYPES: dict[str, pl.DataType] = {"Integral": pl.Int64(), "Fractional": pl.Float64(), "String": pl.Utf8()}
 EVENT_SECONDS = "__event_seconds"
 TIMESTAMP = pl.Datetime("us", "UTC")
+ADDED_COLUMNS = {"write_time": TIMESTAMP, "api_invocation_time": TIMESTAMP, "is_deleted": pl.Boolean()}
 
 
 def offline_schema(group: FeatureGroup) -> dict[str, pl.DataType]:
@@ -39,7 +44,7 @@ def offline_schema(group: FeatureGroup) -> dict[str, pl.DataType]:
     for definition in group.definitions:
         kind = POLARS_TYPES[definition["FeatureType"]]
         schema[definition["FeatureName"]] = pl.List(kind) if definition.get("CollectionType") else kind
-    schema.update(write_time=TIMESTAMP, api_invocation_time=TIMESTAMP, is_deleted=pl.Boolean())
+    schema.update(ADDED_COLUMNS)
     return schema
 
 
@@ -62,28 +67,51 @@ class OfflineStore:
         assert group.offline_config is not None
         return local_object_path(self.emulator_dir, group.offline_config["S3StorageConfig"]["ResolvedOutputS3Uri"])
 
-    def queued(self) -> None:
-        """Count a row the database queued; a full batch wakes the flusher instead of waiting for the timer."""
-        self._queued += 1
+    def queued(self, rows: int = 1) -> None:
+        """Count rows the database queued; a full batch wakes the flusher instead of waiting for the timer."""
+        self._queued += rows
         if self._queued >= FLUSH_ROWS:
             self._wake.set()
 
     def flush(self, name: str | None = None) -> int:
-        """Write the queued rows (of one group, or all) to Parquet, then drop them from the queue."""
+        """Write the queued rows and frames (of one group, or all) to Parquet, then drop them from the queue."""
         written = 0
         with self._write_lock:
             self._queued = 0
-            while batch := self._database.pending(name, FLUSH_ROWS):
-                by_group: dict[str, list[dict[str, Any]]] = {}
-                for _, fg, row in batch:
-                    by_group.setdefault(fg, []).append(orjson.loads(row))
-                for fg, rows in by_group.items():
-                    group = self._group(fg)
-                    if group is not None and group.offline_enabled:  # rows of a purged group have nowhere to go
-                        schema = {**offline_schema(group), EVENT_SECONDS: pl.Float64()}
-                        written += self.write(group, pl.DataFrame(rows, schema=schema))
-                self._database.drop_pending(name, batch[-1][0])
+            while rows := self._database.pending(name, FLUSH_ROWS):
+                written += self._write_groups((fg, orjson.loads(row)) for _, fg, row in rows)
+                self._database.drop_pending(name, rows[-1][0])
+            while frames := self._database.pending_frames(name, FLUSH_ROWS):
+                written += self._write_groups((fg, pl.read_ipc_stream(io.BytesIO(frame))) for _, fg, frame in frames)
+                self._database.drop_pending_frames(name, frames[-1][0])
         return written
+
+    def _write_groups(self, queued: Iterable[tuple[str, Any]]) -> int:
+        """One Parquet write per group for queued JSON rows or Arrow frames (rows of purged groups are dropped)."""
+        by_group: dict[str, list[Any]] = {}
+        for fg, item in queued:
+            by_group.setdefault(fg, []).append(item)
+        written = 0
+        for fg, items in by_group.items():
+            group = self._group(fg)
+            if group is None or not group.offline_enabled:  # rows of a purged group have nowhere to go
+                continue
+            if isinstance(items[0], pl.DataFrame):
+                frame = pl.concat(items, how="vertical")
+            else:
+                frame = pl.DataFrame(items, schema={**offline_schema(group), EVENT_SECONDS: pl.Float64()})
+            written += self.write(group, frame)
+        return written
+
+    def queue_or_write(self, group: FeatureGroup, frame: pl.DataFrame) -> tuple[bytes, int] | None:
+        """A small frame as (Arrow IPC, rows) for the caller to queue with its online change; a large one is
+        written now (returns None)."""
+        if frame.height > QUEUED_FRAME_ROWS:
+            self.write(group, frame)
+            return None
+        body = io.BytesIO()
+        frame.write_ipc_stream(body)
+        return body.getvalue(), frame.height
 
     def write(self, group: FeatureGroup, frame: pl.DataFrame) -> int:
         """Write rows carrying EVENT_SECONDS into hourly event-time partitions; write_time is now."""
@@ -113,7 +141,7 @@ class OfflineStore:
         while not self._stop.is_set():
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
-            if self._database.pending(None, 1):
+            if self._database.pending(None, 1) or self._database.pending_frames(None, 1):
                 self.flush()
 
     def close(self) -> None:

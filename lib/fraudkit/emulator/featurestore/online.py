@@ -8,7 +8,11 @@ the newest record. A write's offline row is queued in the same transaction as it
 so an acknowledged write reaches the offline store even if the server dies before the next flush.
 One connection guarded by a lock: SQLite serialises writers anyway.
 
-The offline queue's `seq` is a plain rowid (no AUTOINCREMENT, whose bookkeeping table would add a
+Offline rows wait in one of two queues: `offline_pending` holds one JSON row per single-record write,
+`offline_pending_frames` one Arrow IPC frame per small bulk write (the stream's per-batch aggregates),
+queued in the same transaction as the batch's online upserts.
+
+Each offline queue's `seq` is a plain rowid (no AUTOINCREMENT, whose bookkeeping table would add a
 write to every PutRecord): a new row always gets more than the largest seq present, so a flush
 that read rows up to seq N and then drops seq <= N never drops a row queued meanwhile.
 """
@@ -28,6 +32,9 @@ import orjson
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feature_groups (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS offline_pending (seq INTEGER PRIMARY KEY, fg TEXT NOT NULL, row BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS offline_pending_frames (
+    seq INTEGER PRIMARY KEY, fg TEXT NOT NULL, frame BLOB NOT NULL, rows INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS records (
     fg TEXT NOT NULL,
     rid TEXT NOT NULL,
@@ -58,6 +65,11 @@ class StoredRecord:
 
     def visible(self, now: float) -> bool:
         return not self.soft_deleted and (self.expires_at is None or self.expires_at > now)
+
+
+def _of_group(query: str, fg: str | None) -> tuple[str, tuple[Any, ...]]:
+    """`query` limited to one feature group's rows, or left as it is for all groups."""
+    return (query, ()) if fg is None else (query + " WHERE fg = ?", (fg,))
 
 
 def _record(row: Sequence[Any]) -> StoredRecord:
@@ -101,19 +113,38 @@ class OnlineStore:
 
     def pending(self, fg: str | None, limit: int) -> list[tuple[int, str, bytes]]:
         """The oldest queued offline rows (of one group, or all) as (seq, group, row JSON)."""
-        query = "SELECT seq, fg, row FROM offline_pending"
-        args: tuple[Any, ...] = ()
-        if fg is not None:
-            query, args = query + " WHERE fg = ?", (fg,)
+        query, args = _of_group("SELECT seq, fg, row FROM offline_pending", fg)
         with self._lock:
             return self._conn.execute(query + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
 
     def drop_pending(self, fg: str | None, up_to_seq: int) -> None:
+        self._drop_queued("offline_pending", fg, up_to_seq)
+
+    def pending_frames(self, fg: str | None, max_rows: int) -> list[tuple[int, str, bytes]]:
+        """The oldest queued offline frames as (seq, group, Arrow IPC), at least one, about `max_rows` rows."""
+        query, args = _of_group("SELECT seq, fg, frame, rows FROM offline_pending_frames", fg)
+        taken: list[tuple[int, str, bytes]] = []
+        total = 0
+        with self._lock:
+            cursor = self._conn.execute(query + " ORDER BY seq", args)
+            try:
+                for seq, group, frame, rows in cursor:
+                    if taken and total + rows > max_rows:
+                        break
+                    taken.append((seq, group, frame))
+                    total += rows
+            finally:
+                cursor.close()
+        return taken
+
+    def drop_pending_frames(self, fg: str | None, up_to_seq: int) -> None:
+        self._drop_queued("offline_pending_frames", fg, up_to_seq)
+
+    def _drop_queued(self, table: str, fg: str | None, up_to_seq: int) -> None:
+        query, args = _of_group(f"DELETE FROM {table}", fg)
+        joiner = " AND" if fg is not None else " WHERE"
         with self._transaction() as conn:
-            if fg is None:
-                conn.execute("DELETE FROM offline_pending WHERE seq <= ?", (up_to_seq,))
-            else:
-                conn.execute("DELETE FROM offline_pending WHERE fg = ? AND seq <= ?", (fg, up_to_seq))
+            conn.execute(f"{query}{joiner} seq <= ?", (*args, up_to_seq))
 
     # -- feature-group documents --
     def save_group(self, name: str, doc: dict[str, Any]) -> None:
@@ -142,12 +173,18 @@ class OnlineStore:
             self._queue(conn, fg, offline_row)
         return changed
 
-    def put_many(self, fg: str, rows: Iterable[tuple[str, float, bytes, float | None]]) -> int:
-        """Bulk upsert of (rid, event_time, features JSON, expires_at), same event-time rule, one transaction."""
+    def put_many(
+        self, fg: str, rows: Iterable[tuple[str, float, bytes, float | None]], offline_frame: tuple[bytes, int] | None = None
+    ) -> int:
+        """Bulk upsert of (rid, event_time, features JSON, expires_at), same event-time rule, one transaction;
+        `offline_frame` = (Arrow IPC, row count) is queued for the offline store in that transaction."""
         with self._transaction() as conn:
             before = conn.total_changes
             conn.executemany(UPSERT, ((fg, *row) for row in rows))
-            return conn.total_changes - before
+            changed = conn.total_changes - before
+            if offline_frame is not None:
+                conn.execute("INSERT INTO offline_pending_frames (fg, frame, rows) VALUES (?, ?, ?)", (fg, *offline_frame))
+        return changed
 
     def get(self, fg: str, rid: str) -> StoredRecord | None:
         with self._lock:
