@@ -1,12 +1,15 @@
-"""End-to-end streaming benchmark: `python -m fraudkit.streaming load` at 1,000 and 3,000 tx/s.
+"""End-to-end streaming benchmark: `python -m fraudkit.streaming load` at 1,000 and 3,300 tx/s.
 
 Targets (issue 7, 2-core machine): p99 decision latency <= 100 ms at 1,000 tx/s; >= 3,000 tx/s
-sustained with no backlog growth; 0 lost and 0 duplicated decisions. The baseline, measured in the
+sustained with no backlog growth; 0 lost and 0 duplicated decisions. The throughput run offers 10%
+more than the target, so "sustained" is shown by keeping up with it: decisions at >= 3,000 tx/s
+while the load runs, no more than a second of traffic queued, and the queue cleared within a second
+of the last transaction. The baseline, measured in the
 same run, is the same pipeline handling one transaction per call (batch size 1), like the reference
 design's per-record Lambda path; the ratio is our sustained throughput over the baseline's.
 
 Runs against the local services of the state dir (started if missing); the card data and model
-come from the `tiny` preset for `--scale tiny`, else `small` (the load replays at most 3,000 x
+come from the `tiny` preset for `--scale tiny`, else `small` (the load replays at most 3,300 x
 seconds transactions, so larger data adds nothing). `--scale` sets the duration of each run.
 """
 
@@ -22,13 +25,17 @@ from fraudkit.config import Settings
 from fraudkit.streaming.load import run_load
 
 SECONDS = {"tiny": 5.0, "small": 15.0, "full": 30.0}
-LATENCY_RATE, THROUGHPUT_RATE = 1000.0, 3000.0
+LATENCY_RATE, THROUGHPUT_TARGET, THROUGHPUT_RATE = 1000.0, 3000.0, 3300.0
 BASELINE_SECONDS = 2.0
 
 
 def sustained(summary: dict[str, Any]) -> bool:
-    """Kept up: decided at >= 95% of the offered rate, and under a second of traffic queued at the end."""
-    return summary["throughput_tps"] >= 0.95 * summary["rate"] and summary["backlog_second_half_max"] <= summary["rate"]
+    """Kept up: decided at the target rate or more, under a second of traffic queued, drained within a second."""
+    return (
+        summary["throughput_tps"] >= THROUGHPUT_TARGET
+        and summary["backlog_second_half_max"] <= summary["rate"]
+        and summary["drain_ms"] <= 1000
+    )
 
 
 def main() -> None:
@@ -55,12 +62,14 @@ def main() -> None:
             result("p50 latency at 1,000 tx/s", latency["p50_ms"], "ms", "informational", None),
             result("p99 latency at 1,000 tx/s", latency["p99_ms"], "ms", "<= 100 ms", latency["p99_ms"] <= 100,
                    baseline["p99_ms"]),
-            result("throughput offered 3,000 tx/s", throughput["throughput_tps"], "tx/s",
+            result("sustained throughput, 3,300 tx/s offered", throughput["throughput_tps"], "tx/s",
                    ">= 3,000 tx/s sustained, no backlog growth", sustained(throughput), baseline["throughput_tps"]),
-            result("backlog at end of 3,000 tx/s run", float(throughput["backlog_second_half_max"]), "tx",
+            result("backlog in the second half of the 3,300 tx/s run", float(throughput["backlog_second_half_max"]), "tx",
                    "<= 1 s of traffic", throughput["backlog_second_half_max"] <= THROUGHPUT_RATE),
-            result("CPU per transaction at 3,000 tx/s, all processes", throughput["cpu_ms_per_tx"], "ms",
-                   "<= 0.667 ms (3,000 tx/s fit 2 cores)", throughput["cpu_ms_per_tx"] <= 2000 / THROUGHPUT_RATE,
+            result("drain after the last transaction at 3,300 tx/s", throughput["drain_ms"], "ms", "<= 1,000 ms",
+                   throughput["drain_ms"] <= 1000),
+            result("CPU per transaction at 3,300 tx/s, all processes", throughput["cpu_ms_per_tx"], "ms",
+                   "<= 0.606 ms (3,300 tx/s fit 2 cores)", throughput["cpu_ms_per_tx"] <= 2000 / THROUGHPUT_RATE,
                    baseline["cpu_ms_per_tx"]),
             result("lost + duplicated decisions", float(sum(r["lost"] + r["duplicated"] for r in (latency, throughput))),
                    "decisions", "0", exact),

@@ -25,7 +25,7 @@ from fraudkit.streaming.broker import create_topics
 from fraudkit.streaming.demo import run_demo
 from fraudkit.streaming.ingest import AggregateWriter
 from fraudkit.streaming.kafka_clients import drain, make_consumer, make_producer, partitions_of
-from fraudkit.streaming.load import load_settings, stage_environment
+from fraudkit.streaming.load import load_settings, run_load, stage_environment
 from fraudkit.streaming.pipeline import Pipeline, latest_week_features, make_stage, prepare
 from fraudkit.streaming.producer import produce, read_transactions
 from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, Transaction, encode_json, to_micros
@@ -174,7 +174,9 @@ def test_malformed_messages_go_to_dead_letter_and_the_pipeline_continues(topics:
 
 def start_stage(settings: Settings, stage: str) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "fraudkit.streaming", "run", "--stage", stage, "--batch-size", "50", "--quiet"],
+        # frequent checkpoints: the kill must land between two of them while records are still flowing
+        [sys.executable, "-m", "fraudkit.streaming", "run", "--stage", stage, "--batch-size", "50",
+         "--checkpoint-interval-ms", "20", "--quiet"],
         env=stage_environment(settings), stdout=subprocess.PIPE,
     )
     assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
@@ -260,3 +262,25 @@ def test_lambda_handlers_take_msk_events_and_write_to_kafka(topics: Settings, mo
     assert decided == set(history(topics, 20)["tid"])
     reasons = [letter["reason"] for letter in read_all(topics, topics.dead_letter_topic)]
     assert sorted(reasons) == ["missing field 'tid'", "missing field 'tid'"]
+
+
+def is_load_run(name: str) -> bool:
+    """Whether a topic or checkpoint name belongs to a `load` run (suffix `-load-<time_ns>`, not a test's hex)."""
+    run_id = name.split("-load-", 1)[-1].split("-")[0] if "-load-" in name else ""
+    return run_id.isdigit() and len(run_id) >= 16
+
+
+def test_load_decides_every_transaction_once_and_cleans_up(stream: Settings) -> None:
+    from kafka import KafkaAdminClient
+
+    summary = run_load(stream, rate=200, seconds=2)
+    assert (summary["produced"], summary["decided"], summary["lost"], summary["duplicated"]) == (400, 400, 0, 0)
+    assert 0 < summary["p50_ms"] <= summary["p99_ms"] <= summary["max_ms"]
+    assert summary["throughput_tps"] > 0 and summary["cpu_ms_per_tx"] > 0
+    assert set(summary["cpu_ms_per_tx_by_process"]) >= {"aggregator", "scorer", "emulator"}  # the broker is the session's
+    admin = KafkaAdminClient(bootstrap_servers=stream.kafka_bootstrap_servers)
+    try:
+        assert not [topic for topic in admin.list_topics() if is_load_run(topic)], "the run's topics are deleted"
+    finally:
+        admin.close()
+    assert not [path for path in checkpoint_dir(stream).glob("*.json") if is_load_run(path.stem)], "and its checkpoints"

@@ -105,20 +105,9 @@ def delete_workshop_feature_groups(settings: Settings) -> int:
 
 def delete_topics(settings: Settings) -> dict[str, int]:
     """Delete the workshop's Kafka topics that exist on the configured brokers (MSK with IAM on aws)."""
-    from kafka import KafkaAdminClient
+    from fraudkit.streaming.broker import delete_topics as delete_pipeline_topics
 
-    from fraudkit.streaming.broker import topic_names
-    from fraudkit.streaming.kafka_clients import client_config
-
-    admin = KafkaAdminClient(**client_config(settings), client_id="fraudkit-teardown")
-    try:
-        existing = set(admin.list_topics())
-        doomed = [topic for topic in topic_names(settings) if topic in existing]
-        if doomed:
-            admin.delete_topics(doomed)
-    finally:
-        admin.close()
-    return {"topics": len(doomed)}
+    return {"topics": len(delete_pipeline_topics(settings))}
 
 
 def delete_workshop_resources(settings: Settings) -> dict[str, int]:

@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", parents=[common], help="run one pipeline stage until interrupted")
     run.add_argument("--stage", choices=["aggregator", "scorer"], required=True)
     run.add_argument("--batch-size", type=_positive(int), default=500, help="records per handler batch (default 500)")
+    run.add_argument(
+        "--checkpoint-interval-ms", type=_positive(int), default=1000,
+        help="most time between checkpoints while records flow (default 1000; shorter = shorter replay after a crash)",
+    )
 
     demo = commands.add_parser("demo", parents=[common], help="the reference design's live demo")
     demo.add_argument("--fast", action="store_true", help="simulate the burst's timing in event time")
@@ -109,7 +113,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from fraudkit.streaming.runner import Runner
 
     stop = _stop_on_signals()
-    runner = Runner(settings, make_stage(settings, args.stage), batch_size=args.batch_size)
+    runner = Runner(settings, make_stage(settings, args.stage), batch_size=args.batch_size,
+                    checkpoint_interval_ms=args.checkpoint_interval_ms)
     runner.recover()
     print("ready", flush=True)
     cpu_at_ready = time.process_time()

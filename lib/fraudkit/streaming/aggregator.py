@@ -33,8 +33,6 @@ DEFAULT_LATENESS = timedelta(seconds=30)
 STAGE_NAME = "aggregator"
 
 
-
-
 def enriched_message(value: WindowValue, produced_ms: int) -> dict[str, Any]:
     """The `features` message: the transaction, its window aggregates, revision and produce time."""
     return {
@@ -94,7 +92,7 @@ class AggregatorStage:
                         Output(self.features_topic, partition, value.cc_num.encode(), encode_json(message), record.offset, seq)
                     )
         if self.put_aggregates is not None and enriched:
-            # one write for the whole poll, running while the runner writes `features`: decisions do not wait
+            # queued for the feature store and written in the background: decisions never wait for it
             self._pending.append(self.put_aggregates(enriched))
         return outputs
 

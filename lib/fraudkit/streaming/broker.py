@@ -127,17 +127,24 @@ def topic_names(settings: Settings) -> list[str]:
     return [settings.transactions_topic, settings.features_topic, settings.decisions_topic, settings.dead_letter_topic]
 
 
+def _admin(settings: Settings) -> Any:
+    from kafka import KafkaAdminClient
+
+    from fraudkit.streaming.kafka_clients import client_config
+
+    return KafkaAdminClient(**client_config(settings), client_id="fraudkit-admin")
+
+
 def create_topics(settings: Settings, partitions: int = DEFAULT_PARTITIONS) -> list[str]:
     """Create the pipeline's topics (existing ones are kept as they are); returns their names.
 
     Every topic has the same partition count: each pipeline stage writes its output for input
     partition p to partition p of its output topics, which keeps a card's events in one ordered log.
     """
-    from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
     names = topic_names(settings)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="fraudkit-admin")
+    admin = _admin(settings)
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names if name not in existing]
@@ -146,3 +153,16 @@ def create_topics(settings: Settings, partitions: int = DEFAULT_PARTITIONS) -> l
     finally:
         admin.close()
     return names
+
+
+def delete_topics(settings: Settings) -> list[str]:
+    """Delete the pipeline's topics that exist (on tansu this also frees the memory holding them)."""
+    admin = _admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        doomed = [topic for topic in topic_names(settings) if topic in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
+    return doomed

@@ -1,11 +1,17 @@
 """Load test of the whole path, produce -> aggregator -> scorer -> decision, on 127.0.0.1 only.
 
-Each run gets its own topics (suffix `-load-<n>`) so there is no backlog from earlier runs. The
-aggregator and the scorer run as separate processes (`python -m fraudkit.streaming run`), as they
-would be deployed; this process replays generated card transactions at the requested rate for a
-bounded time and reads the decisions. Latency is end to end: from the producer's send timestamp
-(the transaction's Kafka timestamp, carried through as `produced_ms`) to the decision's Kafka
-timestamp (set when the scorer wrote it), so this process's own reading lag does not count.
+Each run gets its own topics (suffix `-load-<n>`) so there is no backlog from earlier runs, and
+deletes them (and its stages' checkpoints) at the end: tansu keeps topics in memory, and a broker
+holding earlier runs' traffic answers more slowly. The aggregator and the scorer run as separate
+processes (`python -m fraudkit.streaming run`), as they would be deployed; this process replays
+generated card transactions at the requested rate for a bounded time and reads the decisions.
+
+Every figure comes from Kafka timestamps, so this process's own reading lag does not count:
+latency runs from the transaction's send (its timestamp, carried through as `produced_ms`) to the
+decision's (set when the scorer wrote it); `throughput_tps` counts decisions made while the load
+was offered, after a one-second warm-up (the offered rate when the pipeline keeps up, its capacity
+when it does not); the backlog (sent, not yet decided) is read every half second of the run, and
+`drain_ms` is how long after the last transaction the last decision came.
 """
 
 from __future__ import annotations
@@ -25,11 +31,14 @@ import polars as pl
 import psutil
 
 from fraudkit.config import Settings, read_service_record
-from fraudkit.streaming.broker import create_topics
+from fraudkit.streaming.broker import create_topics, delete_topics
 from fraudkit.streaming.pipeline import TopicTail, prepare
 from fraudkit.streaming.producer import produce, read_transactions
+from fraudkit.streaming.runner import checkpoint_dir
 
 DRAIN_TIMEOUT_S = 30.0
+WARMUP_S = 1.0
+BACKLOG_STEP_S = 0.5
 DEFAULT_BATCH_SIZE = 500
 STAGE_START_TIMEOUT_S = 60.0
 
@@ -40,19 +49,22 @@ class LoadReport:
     seconds: float
     batch_size: int
     produced: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
     decided_tids: set[str] = field(default_factory=set)
     decisions: int = 0
     dead_letters: int = 0
-    first_produce: float = 0.0
-    last_decision: float = 0.0
-    backlog_samples: list[int] = field(default_factory=list)
+    sent_at_ms: list[int] = field(default_factory=list)  # Kafka timestamp of each decided transaction
+    decided_at_ms: list[int] = field(default_factory=list)  # and of its decision
     cpu_s: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        latencies = np.asarray(self.latencies_ms) if self.latencies_ms else np.asarray([np.nan])
-        span = max(self.last_decision - self.first_produce, 1e-9)
-        half = len(self.backlog_samples) // 2
+        sent_at = np.asarray(self.sent_at_ms, dtype=np.float64) / 1000
+        decided_at = np.asarray(self.decided_at_ms, dtype=np.float64) / 1000
+        latencies = 1000 * (decided_at - sent_at) if sent_at.size else np.asarray([np.nan])
+        first_send, last_send = (float(sent_at.min()), float(sent_at.max())) if sent_at.size else (0.0, 0.0)
+        start = first_send + min(WARMUP_S, self.seconds / 5)
+        in_window = int(np.count_nonzero((decided_at >= start) & (decided_at <= last_send)))
+        backlog = self.backlog(np.sort(decided_at), first_send, last_send)
+        half = len(backlog) // 2
         return {
             "rate": self.rate,
             "batch_size": self.batch_size,
@@ -65,14 +77,20 @@ class LoadReport:
             "p50_ms": round(float(np.percentile(latencies, 50)), 2),
             "p99_ms": round(float(np.percentile(latencies, 99)), 2),
             "max_ms": round(float(np.max(latencies)), 2),
-            "throughput_tps": round(len(self.decided_tids) / span, 1),
-            # backlog = produced but not yet decided, sampled every 0.5 s while producing
-            "backlog_first_half_max": max(self.backlog_samples[:half], default=0),
-            "backlog_second_half_max": max(self.backlog_samples[half:], default=0),
+            "throughput_tps": round(in_window / max(last_send - start, 1e-9), 1),
+            "drain_ms": round(1000 * (float(decided_at.max(initial=0)) - last_send), 1),
+            "backlog_first_half_max": int(backlog[:half].max(initial=0)),
+            "backlog_second_half_max": int(backlog[half:].max(initial=0)),
             # machine-independent cost: CPU of every process on the path, per produced transaction
             "cpu_ms_per_tx": round(1000 * sum(self.cpu_s.values()) / max(self.produced, 1), 3),
             "cpu_ms_per_tx_by_process": {k: round(1000 * v / max(self.produced, 1), 3) for k, v in self.cpu_s.items()},
         }
+
+    def backlog(self, decided_at: np.ndarray, first_send: float, last_send: float) -> np.ndarray:
+        """Transactions sent (by the replay's schedule) but not yet decided, every BACKLOG_STEP_S of the run."""
+        times = np.arange(first_send + BACKLOG_STEP_S, last_send, BACKLOG_STEP_S)
+        sent = np.minimum(self.produced, np.floor((times - first_send) * self.rate))
+        return np.maximum(0, sent - np.searchsorted(decided_at, times, side="right")).astype(np.int64)
 
 
 def load_settings(settings: Settings, run_id: str) -> Settings:
@@ -162,22 +180,33 @@ def run_load(
     `batch_size` is the most records a stage handles per batch (1 = the reference design's one call
     per transaction).
     """
+    prepare(settings)  # services, feature groups, batch features, endpoint: outside the measurement
+    run_id = str(time.time_ns())
+    run = load_settings(settings, run_id)
+    create_topics(run)
+    try:
+        return _measure(run, rate, seconds, batch_size, progress)
+    finally:
+        delete_topics(run)
+        for checkpoint in checkpoint_dir(run).glob(f"*-load-{run_id}-*.json"):
+            checkpoint.unlink()
+
+
+def _measure(run: Settings, rate: float, seconds: float, batch_size: int, progress: bool) -> dict[str, Any]:
     from data_gen import ensure_dataset
 
-    prepare(settings)  # services, feature groups, batch features, endpoint: outside the measurement
-    run = load_settings(settings, str(time.time_ns()))
-    create_topics(run)
-    frame = read_transactions(ensure_dataset("cards", settings) / "transactions.parquet", limit=int(rate * seconds))
+    frame = read_transactions(ensure_dataset("cards", run) / "transactions.parquet", limit=int(rate * seconds))
     report = LoadReport(rate=rate, seconds=seconds, batch_size=batch_size)
     stages = {name: start_stage(run, name, batch_size) for name in ("aggregator", "scorer")}
     services = service_processes(run)
     services_before = {name: cpu_seconds(process) for name, process in services.items()}
     cpu_before = time.process_time()
     try:
-        tail = TopicTail(run, run.decisions_topic, from_beginning=True)
+        # latency comes from the decisions' own timestamps, so this reader may fetch lazily: fewer, fuller
+        # fetches leave the broker's CPU to the pipeline
+        tail = TopicTail(run, run.decisions_topic, from_beginning=True, fetch_min_bytes=1 << 20, fetch_max_wait_ms=200)
         dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
         producing = threading.Thread(target=_produce_into, args=(run, frame, rate, progress, report), daemon=True)
-        report.first_produce = time.time()
         producing.start()
         _collect(tail, dead, frame, producing, report)
         producing.join()
@@ -200,7 +229,6 @@ def _collect(tail: TopicTail, dead: TopicTail, frame: pl.DataFrame, producing: t
     """Read decisions until every transaction is decided or dead-lettered, or nothing moves for a while."""
     expected = frame.height
     last_progress = time.monotonic()
-    next_sample = time.monotonic() + 0.5
     while True:
         got = 0
         for records in tail.consumer.poll(timeout_ms=50).values():
@@ -208,7 +236,8 @@ def _collect(tail: TopicTail, dead: TopicTail, frame: pl.DataFrame, producing: t
                 decision = orjson.loads(record.value)
                 report.decisions += 1
                 report.decided_tids.add(decision["tid"])
-                report.latencies_ms.append(record.timestamp - decision["produced_ms"])
+                report.sent_at_ms.append(decision["produced_ms"])
+                report.decided_at_ms.append(record.timestamp)
                 got += 1
         for records in dead.consumer.poll(timeout_ms=0).values():
             report.dead_letters += len(records)
@@ -216,11 +245,6 @@ def _collect(tail: TopicTail, dead: TopicTail, frame: pl.DataFrame, producing: t
         now = time.monotonic()
         if got:
             last_progress = now
-            report.last_decision = time.time()
-        if producing.is_alive() and now >= next_sample:
-            sent = min(expected, int((time.time() - report.first_produce) * report.rate))
-            report.backlog_samples.append(max(0, sent - len(report.decided_tids)))
-            next_sample = now + 0.5
         if len(report.decided_tids) + report.dead_letters >= expected and not producing.is_alive():
             return
         if not producing.is_alive() and now - last_progress > DRAIN_TIMEOUT_S:

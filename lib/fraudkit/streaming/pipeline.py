@@ -112,8 +112,8 @@ class Pipeline:
 class TopicTail:
     """Reads a topic from its current end (or its beginning): decisions, dead letters, enriched features."""
 
-    def __init__(self, settings: Settings, topic: str, from_beginning: bool = False) -> None:
-        self.consumer = make_consumer(settings)
+    def __init__(self, settings: Settings, topic: str, from_beginning: bool = False, **consumer_options: Any) -> None:
+        self.consumer = make_consumer(settings, **consumer_options)
         self.partitions: list[TopicPartition] = partitions_of(self.consumer, topic)
         self.consumer.assign(self.partitions)
         if from_beginning:

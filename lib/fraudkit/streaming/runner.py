@@ -1,15 +1,15 @@
 """Feed a pipeline stage from Kafka in batches, the way Lambda's event source mapping does, exactly once.
 
 The runner polls a batch (up to `batch_size` records or `batch_window_ms`), hands it to the stage,
-writes the outputs of input partition p to partition p of their topics, waits until the broker
-acknowledged them and the stage's own effects are done, and only then checkpoints each partition:
-the next input offset, the end offsets of its output partitions and the stage's state, in one
-file written atomically
-(`state_dir/streaming/checkpoints/<stage>-<topic>-<p>.json`). Checkpoints are written at most every
-`checkpoint_interval_ms` (and when the input goes idle or the runner stops), not after every batch:
-the stage's state grows with the cards it holds, and rewriting it per batch cost more than the batch.
-A checkpoint is still only written after everything before it is durable, so an older checkpoint
-just means a longer (deduplicated) replay. Offsets are tracked by the runner
+writes the outputs of input partition p to partition p of their topics and waits until the broker
+acknowledged them. Checkpoints are written at most every `checkpoint_interval_ms` (and when the
+input goes idle or the runner stops), not after every batch: the stage's state grows with the cards
+it holds, and rewriting it per batch cost more than the batch. Before a checkpoint the runner waits
+until the stage's own durable effects (feature-store writes, which the stage may merge across
+batches) are done; then it checkpoints each partition: the next input offset, the end offsets of its
+output partitions and the stage's state, in one file written atomically
+(`state_dir/streaming/checkpoints/<stage>-<topic>-<p>.json`). A checkpoint is only written after
+everything before it is durable, so an older checkpoint just means a longer (deduplicated) replay. Offsets are tracked by the runner
 itself (consumer-group joins are slow on tansu and not needed with one runner per stage).
 
 After a crash the runner restores the last checkpoint and replays from its offset. Outputs of the
@@ -69,7 +69,8 @@ class Stage(Protocol):
     def process(self, batch: dict[int, list[ConsumerRecord]]) -> list[Output]: ...
 
     def settle(self) -> None:
-        """Wait until the durable effects started by `process` are done (raise if one failed)."""
+        """Wait until the durable effects started by `process` so far are done (raise if one failed);
+        called before each checkpoint, not after every batch."""
 
     def snapshot(self, partition: int) -> Any: ...
 
@@ -205,7 +206,9 @@ class Runner:
         return self.processed
 
     def save_checkpoints(self) -> None:
-        """Checkpoint every partition processed since its last checkpoint (all of it is durable by now)."""
+        """Checkpoint every partition processed since its last checkpoint, once the stage's effects are durable."""
+        if self._unsaved:
+            self.stage.settle()
         for partition in sorted(self._unsaved):
             progress = self.progress[partition]
             self.checkpoints.save(
@@ -227,7 +230,6 @@ class Runner:
             )
             futures.append((output.partition, future))
         self.producer.flush()
-        self.stage.settle()
         for partition, future in futures:
             ends = self.progress[partition].output_ends
             metadata = future.get()

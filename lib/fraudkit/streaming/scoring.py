@@ -123,6 +123,8 @@ class Scorer:
     def week_features(self, cards: list[str]) -> dict[str, dict[str, float]]:
         """1-week count and mean per known card: BatchGetRecord calls of 100 identifiers, in parallel."""
         chunks = [cards[start : start + BATCH_GET_LIMIT] for start in range(0, len(cards), BATCH_GET_LIMIT)]
+        if len(chunks) == 1:  # the usual case below a few hundred tx/s: no hand-over to a pool thread
+            return self._week_chunk(chunks[0])
         found: dict[str, dict[str, float]] = {}
         for part in self.pool.map(self._week_chunk, chunks):
             found.update(part)

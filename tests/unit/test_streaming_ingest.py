@@ -1,0 +1,54 @@
+"""The aggregate writer: calls return at once, writes merge what queued, a wait sees its messages written."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from fraudkit.config import Settings
+from fraudkit.streaming.ingest import AggregateWriteError, AggregateWriter
+
+
+class RecordingWriter(AggregateWriter):
+    """The writer with its feature-store write replaced by a record of what it would write."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        super().__init__(Settings.load(backend="local"))
+        self.writes: list[list[dict[str, Any]]] = []
+        self.fail_after = fail_after
+        self.release = threading.Event()
+        self.release.set()
+
+    def _write(self, messages: list[dict[str, Any]]) -> None:
+        self.release.wait(5)
+        if self.fail_after is not None and len(self.writes) >= self.fail_after:
+            raise OSError("emulator unreachable")
+        self.writes.append(messages)
+
+
+def batch(start: int, size: int = 3) -> list[dict[str, Any]]:
+    return [{"cc_num": f"{n:016d}"} for n in range(start, start + size)]
+
+
+def test_batches_queued_during_a_write_are_merged_into_the_next() -> None:
+    writer = RecordingWriter()
+    writer.release.clear()  # hold the first write while more batches queue
+    writer(batch(0))
+    waits = [writer(batch(start)) for start in (3, 6, 9)]
+    writer.release.set()
+    waits[-1]()
+    assert [m for write in writer.writes for m in write] == batch(0, 12), "every message once, in order"
+    assert len(writer.writes) <= 2
+    for wait in waits:
+        wait()  # already written: returns at once
+
+
+def test_a_failed_write_fails_its_wait_and_every_later_one() -> None:
+    writer = RecordingWriter(fail_after=1)
+    writer(batch(0))()
+    with pytest.raises(AggregateWriteError, match="emulator unreachable"):
+        writer(batch(3))()
+    with pytest.raises(AggregateWriteError):
+        writer(batch(6))()
+    assert writer.writes == [batch(0)]
