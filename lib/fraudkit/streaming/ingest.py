@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,7 +21,7 @@ WRITE_INTERVAL_S = 0.1
 
 
 class AggregateWriteError(RuntimeError):
-    """A write to the aggregate feature group failed; nothing queued after it is written."""
+    """A write to the aggregate feature group failed (the messages of the calls it held are not written)."""
 
 
 class AggregateWriter:
@@ -47,7 +48,7 @@ class AggregateWriter:
         self._submitted = 0  # calls so far
         self._written = 0  # calls whose messages are written
         self._awaited = False  # a caller waits: write now
-        self._error: BaseException | None = None
+        self._failures: deque[tuple[int, int, BaseException]] = deque(maxlen=1000)  # (first, last call, error)
         threading.Thread(target=self._write_queued, name="aggregate-writer", daemon=True).start()
 
     @staticmethod
@@ -85,9 +86,10 @@ class AggregateWriter:
             with self._changed:
                 self._awaited = True
                 self._changed.notify_all()
-                self._changed.wait_for(lambda: self._written >= ticket or self._error is not None)
-                if self._error is not None:
-                    raise AggregateWriteError(f"writing to {self.feature_group} failed: {self._error!r}") from self._error
+                self._changed.wait_for(lambda: self._written >= ticket)
+                for first, last, error in self._failures:
+                    if first <= ticket <= last:
+                        raise AggregateWriteError(f"writing to {self.feature_group} failed: {error!r}") from error
 
         return wait
 
@@ -102,12 +104,12 @@ class AggregateWriter:
             next_write = time.monotonic() + WRITE_INTERVAL_S
             try:
                 self._write(messages)
-            except Exception as error:  # sticky: the runner stops and replays from its last checkpoint
-                with self._changed:
-                    self._error = error
-                    self._changed.notify_all()
-                return
+                failure = None
+            except Exception as error:  # raised by the waits of these calls (the runner then replays them)
+                failure = error
             with self._changed:
+                if failure is not None:
+                    self._failures.append((self._written + 1, ticket, failure))
                 self._written = ticket
                 self._changed.notify_all()
 

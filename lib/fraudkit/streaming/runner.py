@@ -9,8 +9,9 @@ until the stage's own durable effects (feature-store writes, which the stage may
 batches) are done; then it checkpoints each partition: the next input offset, the end offsets of its
 output partitions and the stage's state, in one file written atomically
 (`state_dir/streaming/checkpoints/<stage>-<topic>-<p>.json`). A checkpoint is only written after
-everything before it is durable, so an older checkpoint just means a longer (deduplicated) replay. Offsets are tracked by the runner
-itself (consumer-group joins are slow on tansu and not needed with one runner per stage).
+everything before it is durable, so an older checkpoint just means a longer (deduplicated) replay.
+Offsets are tracked by the runner itself (consumer-group joins are slow on tansu and not needed
+with one runner per stage).
 
 After a crash the runner restores the last checkpoint and replays from its offset. Outputs of the
 replayed records that already reached the broker before the crash are recognised by their

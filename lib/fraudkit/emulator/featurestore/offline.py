@@ -97,7 +97,7 @@ class OfflineStore:
             if group is None or not group.offline_enabled:  # rows of a purged group have nowhere to go
                 continue
             if isinstance(items[0], pl.DataFrame):
-                frame = pl.concat(items, how="vertical")
+                frame = pl.concat(items, how="diagonal")  # frames queued before an UpdateFeatureGroup lack its features
             else:
                 frame = pl.DataFrame(items, schema={**offline_schema(group), EVENT_SECONDS: pl.Float64()})
             written += self.write(group, frame)
