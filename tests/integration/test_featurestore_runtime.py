@@ -285,3 +285,22 @@ def test_update_record_merges_features_and_checks_event_time(new_feature_group, 
     assert error_of(
         lambda: update(FeatureGroupName=name, RecordIdentifierValueAsString="u", Features=missing, TtlDuration={"Unit": "Days", "Value": 1})
     ) == ("ValidationError", 400)
+
+
+def test_small_bulk_writes_before_and_after_a_feature_addition_reach_the_offline_store(
+    emulator, new_feature_group, sagemaker_client
+) -> None:
+    from fraudkit.featurestore.ingest import bulk_ingest_local
+
+    name = new_feature_group()
+    before = pl.DataFrame({"cc_num": ["1", "2"], "num_trans": [1, 2], "avg_amt": [1.0, 2.0], "trans_time": [10.0, 20.0]})
+    bulk_ingest_local(emulator, name, before, quiet=True)  # queued as a frame, not flushed yet
+    sagemaker_client.update_feature_group(
+        FeatureGroupName=name, FeatureAdditions=[{"FeatureName": "merchant", "FeatureType": "String"}]
+    )
+    after = before.with_columns(pl.Series("cc_num", ["3", "4"]), merchant=pl.lit("shop"))
+    bulk_ingest_local(emulator, name, after, quiet=True)
+    history = offline_rows(emulator, sagemaker_client, name).sort("cc_num")
+    assert history["cc_num"].to_list() == ["1", "2", "3", "4"]
+    assert history["merchant"].to_list() == [None, None, "shop", "shop"]
+    assert history["is_deleted"].to_list() == [False] * 4
