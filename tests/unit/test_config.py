@@ -42,8 +42,10 @@ def test_scale_presets_grow() -> None:
     assert (full.cards, full.customers, full.terminals, full.days) == (10_000, 5_000, 10_000, 183)
 
 
-def test_local_endpoint_env_points_every_service_at_the_emulator() -> None:
-    env = Settings.load(backend="local", emulator_port=4999).endpoint_env()
+def test_local_endpoint_env_points_every_service_at_the_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FRAUDKIT_EMULATOR_URL", raising=False)
+    # a state dir of its own: an emulator running in the default one would be found first
+    env = Settings.load(backend="local", emulator_port=4999, state_dir=tmp_path).endpoint_env()
     assert env["AWS_ENDPOINT_URL_SAGEMAKER"] == "http://127.0.0.1:4999"
     assert env["AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME"] == "http://127.0.0.1:4999"
     assert env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == "http://127.0.0.1:4999"
