@@ -53,3 +53,9 @@ def test_a_failed_write_fails_the_waits_of_its_calls_only() -> None:
         writer(batch(3))()
     writer(batch(6))()  # a later write succeeds (a warm Lambda container keeps working)
     assert writer.writes == [batch(0), batch(6)]
+
+
+def test_a_call_without_messages_has_nothing_to_wait_for() -> None:
+    writer = RecordingWriter()
+    writer([])()  # returns at once (an ingest invocation whose records were all malformed)
+    assert writer.writes == []

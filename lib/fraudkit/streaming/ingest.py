@@ -76,6 +76,8 @@ class AggregateWriter:
 
     def __call__(self, messages: list[dict[str, Any]]) -> Callable[[], None]:
         """Queue the writes; the returned wait blocks until they are written and re-raises a failure."""
+        if not messages:
+            return lambda: None
         with self._changed:
             self._queued.extend(messages)
             self._submitted += 1
