@@ -307,13 +307,37 @@ def test_random_list_delete_and_update_calls_never_fail_the_server(
     assert_sentinel_intact(emulator, guarded_group)
 
 
-@pytest.mark.parametrize("length", ["-5", "ten", "1e3"])
+def raw_exchange(settings_: Settings, request: bytes) -> str:
+    """Send bytes as they are and read what comes back until the server closes or goes quiet."""
+    url = urlparse(settings_.emulator_url)
+    with socket.create_connection((url.hostname, url.port), timeout=2) as raw:
+        raw.sendall(request)
+        answer = b""
+        try:
+            while chunk := raw.recv(4096):
+                answer += chunk
+        except TimeoutError:
+            pass
+    return answer.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("length", ["-5", "ten", "1e3", "\u00b2"])  # the last is a digit to str.isdigit
 def test_bad_content_length_is_400(emulator, length) -> None:
-    url = urlparse(emulator.emulator_url)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
-        raw.sendall(f"PUT /FeatureGroup/x HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
-        answer = raw.recv(4096).decode()
+    header = f"Content-Length: {length}".encode("latin-1")  # how http.server decodes header bytes
+    answer = raw_exchange(emulator, b"PUT /FeatureGroup/x HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n{}")
     assert answer.startswith("HTTP/1.1 400") and "SerializationException" in answer
+
+
+def test_chunked_bodies_are_refused_with_411(emulator) -> None:
+    chunked = b"PUT /FeatureGroup/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    answer = raw_exchange(emulator, chunked)
+    assert answer.startswith("HTTP/1.1 411") and answer.count("HTTP/1.1") == 1, "the chunks are not read as a request"
+
+
+def test_head_answers_carry_no_body(emulator) -> None:
+    pipelined = b"HEAD /_fraudkit/health HTTP/1.1\r\nHost: x\r\n\r\nGET /_fraudkit/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    head, _, rest = raw_exchange(emulator, pipelined).partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 ") and rest.startswith("HTTP/1.1 200"), "the next answer follows the HEAD's headers"
 
 
 def test_concurrent_partial_updates_of_one_record_lose_nothing(emulator, new_feature_group, runtime_client) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+import threading
 
+import botocore.session
 import orjson
 import pytest
 from fraudkit.emulator.core import AwsError
@@ -14,6 +17,7 @@ from fraudkit.emulator.wire import (
     json_targets,
     parse_json_request,
     parse_rest_request,
+    parser_for,
     rest_routes,
     serialize_json_response,
     serialize_rest_response,
@@ -156,3 +160,45 @@ def test_errors_use_the_models_codes_and_statuses() -> None:
     invalid = error_response("sagemaker-featurestore-runtime", AwsError("ValidationException", "bad"), "id")
     assert orjson.loads(invalid.body)["__type"] == "ValidationError"  # the runtime's name for it
     assert error_response("sagemaker", AwsError("ValidationException", "bad"), "id").headers[-1][1] == "ValidationException"
+
+
+def test_iso_timestamps_without_a_zone_are_utc() -> None:
+    op = service_model("sagemaker").operation_model("ListFeatureGroups")
+    parsed = parse_json_request(op, request("POST", "/", {"CreationTimeAfter": "2023-11-14T22:13:20"}))
+    assert parsed["CreationTimeAfter"] == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+
+
+def test_threads_compiling_the_same_shapes_at_once_all_get_working_parsers() -> None:
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, as a busy server does, so an unsafe build shows
+    results: list[object] = []
+    try:
+        compile_concurrently(results)
+    finally:
+        sys.setswitchinterval(previous)
+    assert all(isinstance(result, list) and result for result in results), [r for r in results if not isinstance(r, list)][:3]
+
+
+def compile_concurrently(results: list[object]) -> None:
+    """Eight threads at once compile and use the input parsers of fresh copies of three shapes, six times."""
+    for _ in range(6):
+        # a fresh copy of the model: its shapes are not compiled yet, as on a server's first requests
+        model = botocore.session.get_session().get_service_model("sagemaker")
+        for operation in ("CreateModel", "CreateEndpointConfig", "CreateFeatureGroup"):
+            shape = model.operation_model(operation).input_shape
+            start = threading.Barrier(8)
+
+            def compile_and_parse(shape: object = shape, start: threading.Barrier = start) -> None:
+                start.wait()
+                try:
+                    errors: list[str] = []
+                    parser_for(shape)({}, "", errors)  # type: ignore[arg-type]
+                    results.append(errors)
+                except BaseException as error:  # the failure is the finding
+                    results.append(error)
+
+            threads = [threading.Thread(target=compile_and_parse) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()

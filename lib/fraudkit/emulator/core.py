@@ -9,6 +9,7 @@ Service state lives in a backend object created once per server by a registered 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,13 +80,21 @@ class EmulatorState:
     region: str = "us-east-1"
     account_id: str = "000000000000"
     _backends: dict[str, Any] = field(default_factory=dict)
+    # re-entrant: a backend's factory may ask for another backend
+    _backends_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def backend(self, name: str, kind: type[T] | None = None) -> Any:
-        if name not in self._backends:
-            if name not in _BACKEND_FACTORIES:
-                raise RuntimeError(f"no backend registered under {name!r}")
-            self._backends[name] = _BACKEND_FACTORIES[name](self)
-        return self._backends[name]
+        """The service's state object, created by the first request that needs it (one per server,
+        however many requests race for it: a second one would hold writes nobody sees again)."""
+        found = self._backends.get(name)
+        if found is not None:
+            return found
+        with self._backends_lock:
+            if name not in self._backends:
+                if name not in _BACKEND_FACTORIES:
+                    raise RuntimeError(f"no backend registered under {name!r}")
+                self._backends[name] = _BACKEND_FACTORIES[name](self)
+            return self._backends[name]
 
     def close(self) -> None:
         for obj in self._backends.values():

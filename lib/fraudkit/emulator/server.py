@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import orjson
+
 from fraudkit.emulator.core import EmulatorState
 from fraudkit.emulator.wire import HttpRequest, HttpResponse, WireApp, json_targets, rest_routes
 
@@ -38,10 +40,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         raw_path, _, query = self.path.partition("?")
         length_text = self.headers.get("Content-Length") or "0"
-        if not length_text.isdigit():
-            self.close_connection = True  # the body's end is unknown: the connection cannot be reused
-            self._send(HttpResponse(400, b'{"__type":"SerializationException","Message":"bad Content-Length"}',
-                                    [("Content-Type", "application/json"), ("x-amzn-ErrorType", "SerializationException")]))
+        if "Transfer-Encoding" in self.headers:  # botocore always sends Content-Length
+            self._refuse(411, "send the body with a Content-Length, not Transfer-Encoding")
+            return
+        if not (length_text.isascii() and length_text.isdigit()):
+            self._refuse(400, "bad Content-Length")
             return
         length = int(length_text)
         body = self.rfile.read(length) if length > 0 else b""
@@ -54,12 +57,19 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._send(self.server.app(request))
 
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer a request whose body cannot be delimited; the connection cannot be reused after it."""
+        self.close_connection = True
+        self._send(HttpResponse(status, orjson.dumps({"__type": "SerializationException", "Message": message}),
+                                [("Content-Type", "application/json"), ("x-amzn-ErrorType", "SerializationException")]))
+
     def _send(self, response: HttpResponse) -> None:
         reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
         head = [f"HTTP/1.1 {response.status} {reason}"]
         head += [f"{name}: {value}" for name, value in response.headers]
         head.append(f"Content-Length: {len(response.body)}")
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+        body = b"" if self.command == "HEAD" else response.body  # HEAD: the length of the body, not the body
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _dispatch
 

@@ -14,11 +14,12 @@ import binascii
 import datetime as dt
 import random
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import botocore.session
@@ -149,7 +150,8 @@ def _timestamp_parser(value: Any, path: str, errors: list[str]) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return dt.datetime.fromtimestamp(value, dt.UTC)
         if isinstance(value, str):
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)  # AWS reads zoneless times as UTC
     except (ValueError, OverflowError, OSError):
         pass
     raise SerializationError(f"Expected a timestamp at '{path}', got {value!r:.40}")
@@ -222,18 +224,39 @@ def _structure_parser(shape: Shape) -> Parser:
 
 
 _PARSERS: dict[int, Parser] = {}
+_BUILD_LOCK = threading.RLock()  # re-entrant: building a shape builds its members
+_BUILDING: dict[tuple[str, int], Any] = {}  # trampolines of the shapes being built (seen by the builder only)
+Compiled = TypeVar("Compiled")
+
+
+def _compiled(kind: str, cache: dict[int, Compiled], key: int, build: Callable[[], Compiled], trampoline: Compiled) -> Compiled:
+    """The cached function of a shape, built once under a lock by the first request that needs it.
+
+    A recursive shape meets itself while it is built and gets `trampoline`, which calls the finished
+    function through the cache; other threads wait for the build instead of seeing the trampoline.
+    """
+    with _BUILD_LOCK:
+        found = cache.get(key) or _BUILDING.get((kind, key))
+        if found is not None:
+            return found
+        _BUILDING[(kind, key)] = trampoline
+        try:
+            built = cache[key] = build()
+        finally:
+            del _BUILDING[(kind, key)]
+        return built
 
 
 def parser_for(shape: Shape) -> Parser:
     """A function that checks a JSON value against `shape`, appending constraint violations to errors.
 
-    Compiled once per shape; a recursive shape gets a trampoline while its parser is being built.
+    Compiled once per shape (see `_compiled`).
     """
     key = id(shape)
     found = _PARSERS.get(key)
     if found is None:
-        _PARSERS[key] = lambda value, path, errors: _PARSERS[key](value, path, errors)
-        found = _PARSERS[key] = _build_parser(shape)
+        found = _compiled("parser", _PARSERS, key, lambda: _build_parser(shape),
+                          lambda value, path, errors: _PARSERS[key](value, path, errors))
     return found
 
 
@@ -310,8 +333,8 @@ def serializer_for(shape: Shape) -> Serializer:
     key = id(shape)
     found = _SERIALIZERS.get(key)
     if found is None:
-        _SERIALIZERS[key] = lambda value: _SERIALIZERS[key](value)
-        found = _SERIALIZERS[key] = _build_serializer(shape)
+        found = _compiled("serializer", _SERIALIZERS, key, lambda: _build_serializer(shape),
+                          lambda value: _SERIALIZERS[key](value))
     return found
 
 
