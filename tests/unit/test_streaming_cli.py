@@ -26,6 +26,7 @@ def run_cli(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
         (("produce", "--input", "/nonexistent/transactions.parquet"), "--input"),
         (("burst", "--cc-num", "1234"), "--cc-num"),
         (("load", "--seconds", "0"), "--seconds"),
+        (("load", "--warmup", "-1"), "--warmup"),
         (("run", "--stage", "everything"), "--stage"),
     ],
 )

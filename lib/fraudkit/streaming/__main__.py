@@ -15,16 +15,16 @@ import orjson
 from fraudkit.config import Settings, SettingsError, settings_arguments
 
 
-def _positive(kind: type) -> Any:
-    """An argparse type: a number of `kind` greater than zero."""
+def _positive(kind: type, zero: bool = False) -> Any:
+    """An argparse type: a number of `kind` greater than zero (or at least zero when `zero`)."""
 
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError("must be > 0")
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError("must be >= 0" if zero else "must be > 0")
         return value
 
     return parse
@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--rate", type=_positive(float), default=1000.0, help="transactions per second (default 1000)")
     load.add_argument("--seconds", type=_positive(float), default=10.0, help="how long to produce (default 10)")
     load.add_argument("--batch-size", type=_positive(int), default=500, help="records per stage batch (default 500)")
+    load.add_argument(
+        "--warmup", type=_positive(float, zero=True), default=3.0,
+        help="seconds of unmeasured traffic first, on topics of their own (default 3; 0 measures a cold start)",
+    )
     load.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     return parser
 
@@ -143,7 +147,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from fraudkit.streaming.load import run_load
 
     summary = run_load(
-        settings, rate=args.rate, seconds=args.seconds, batch_size=args.batch_size,
+        settings, rate=args.rate, seconds=args.seconds, batch_size=args.batch_size, warmup_s=args.warmup,
         progress=not args.quiet and sys.stderr.isatty(),
     )
     if args.json:
