@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fraudkit.features import card_ratios
+from fraudkit.features import add_card_ratios, card_ratios
 from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, format_time
-from fraudkit.streaming.scoring import WEEK_COUNT, WEEK_MEAN, add_ratios, serving_week_features
+from fraudkit.streaming.scoring import WEEK_COUNT, WEEK_MEAN, serving_week_features
 
 SNAPSHOT_S = 1_700_000_000.0
 
@@ -41,6 +41,6 @@ def test_batch_ratios_equal_the_per_transaction_ratios() -> None:
         {"amount": 42.0, COUNT_FEATURE: 2, MEAN_FEATURE: 30.0, WEEK_COUNT: float("nan"), WEEK_MEAN: float("nan")},
     ]
     expected = [card_ratios(r["amount"], r[COUNT_FEATURE], r[MEAN_FEATURE], r[WEEK_COUNT], r[WEEK_MEAN]) for r in rows]
-    add_ratios(rows)
+    add_card_ratios(rows)
     for row, ratios in zip(rows, expected, strict=True):
         assert {name: row[name] for name in ratios} == ratios

@@ -27,6 +27,7 @@ from fraudkit.features.spec import (
     TimeFlag,
     Window,
     WindowAggregate,
+    add_card_ratios,
     card_ratios,
 )
 from fraudkit.features.sql import duckdb_sql, flink_sql, spark_sql
@@ -49,6 +50,7 @@ __all__ = [
     "TimeFlag",
     "Window",
     "WindowAggregate",
+    "add_card_ratios",
     "card_ratios",
     "compute_card_features",
     "compute_features",
