@@ -79,9 +79,17 @@ def _compiled_pattern(pattern: str) -> regex.Pattern[str] | None:
         return None
 
 
+def _member_segment(name: str) -> str:
+    """A member's name as validation messages spell it in a path (first letter lower case)."""
+    return name[:1].lower() + name[1:]
+
+
+def _join_path(path: str, segment: str) -> str:
+    return f"{path}.{segment}" if path else segment
+
+
 def _member_path(path: str, name: str) -> str:
-    member = name[:1].lower() + name[1:]
-    return f"{path}.{member}" if path else member
+    return _join_path(path, _member_segment(name))
 
 
 def _fail(errors: list[str], value: Any, path: str, constraint: str) -> None:
@@ -200,7 +208,7 @@ def _map_parser(shape: Shape) -> Parser:
 
 def _structure_parser(shape: Shape) -> Parser:
     # name -> (parser, the member's path segment), built once: paths are formed on every call
-    members = {name: (parser_for(m), _member_path("", name)) for name, m in shape.members.items()}  # type: ignore[attr-defined]
+    members = {name: (parser_for(m), _member_segment(name)) for name, m in shape.members.items()}  # type: ignore[attr-defined]
     required = shape.required_members
     is_union = bool(shape.metadata.get("union"))
 
@@ -212,7 +220,7 @@ def _structure_parser(shape: Shape) -> Parser:
             member = members.get(name)
             if member is not None and item is not None:
                 member_parser, segment = member
-                parsed[name] = member_parser(item, f"{path}.{segment}" if path else segment, errors)
+                parsed[name] = member_parser(item, _join_path(path, segment), errors)
         for name in required:
             if name not in parsed:
                 _fail(errors, "null", _member_path(path, name), "Member must not be null")
@@ -459,7 +467,7 @@ def _rest_members(shape: Shape) -> list[_RestMember]:
     if found is None:
         found = _REST_MEMBERS[id(shape)] = [
             _RestMember(name, member, member.serialization.get("location"), member.serialization.get("name", name),
-                        _member_path("", name))
+                        _member_segment(name))
             for name, member in shape.members.items()  # type: ignore[attr-defined]
         ]
     return found
@@ -642,15 +650,8 @@ class WireApp:
             match = route.pattern.match(req.path)
             if match is not None:
                 return route.service, route.operation, match.groupdict()
-        path_matched = False
-        for route in rest_routes():
-            match = route.pattern.match(req.path)
-            if match is None:
-                continue
-            path_matched = True
-            if route.method == req.method:
-                return route.service, route.operation, match.groupdict()
-        status = 405 if path_matched else 404
+        # no route of this method: 405 when the path is another method's, else 404
+        status = 405 if any(route.pattern.match(req.path) for route in rest_routes()) else 404
         raise AwsError("UnknownOperationException", f"No operation for {req.method} {req.path[:100]}", status)
 
     def _call(self, service: str, op: OperationModel, params: dict[str, Any], request_id: str) -> dict[str, Any]:
