@@ -366,3 +366,10 @@ def test_concurrent_partial_updates_of_one_record_lose_nothing(emulator, new_fea
         thread.join()
     final = as_dict(runtime_client.get_record(FeatureGroupName=name, RecordIdentifierValueAsString="c"))
     assert {f: final[f] for f in features} == dict.fromkeys(features, "15")
+
+
+def test_a_known_path_with_another_method_is_405_an_unknown_path_404(emulator) -> None:
+    wrong_method = raw_exchange(emulator, b"PATCH /FeatureGroup/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    unknown_path = raw_exchange(emulator, b"GET /no/such/route HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    assert wrong_method.startswith("HTTP/1.1 405") and "UnknownOperationException" in wrong_method
+    assert unknown_path.startswith("HTTP/1.1 404") and "UnknownOperationException" in unknown_path
