@@ -141,7 +141,7 @@ class OfflineStore:
         while not self._stop.is_set():
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
-            if self._database.pending(None, 1) or self._database.pending_frames(None, 1):
+            if self._database.has_pending():
                 self.flush()
 
     def close(self) -> None:

@@ -117,6 +117,13 @@ class OnlineStore:
         with self._lock:
             return self._conn.execute(query + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
 
+    def has_pending(self) -> bool:
+        """Whether any offline row or frame waits for a flush (without reading one)."""
+        with self._lock:
+            return bool(self._conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM offline_pending) OR EXISTS (SELECT 1 FROM offline_pending_frames)"
+            ).fetchone()[0])
+
     def drop_pending(self, fg: str | None, up_to_seq: int) -> None:
         self._drop_queued("offline_pending", fg, up_to_seq)
 
