@@ -7,7 +7,6 @@ one byte string and written with one `sendall` on a TCP_NODELAY socket.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import importlib.util
 import socket
@@ -21,6 +20,7 @@ import orjson
 
 from fraudkit.emulator.core import EmulatorState
 from fraudkit.emulator.wire import HttpRequest, HttpResponse, WireApp, json_targets, rest_routes
+from fraudkit.heap import freeze_long_lived_objects
 
 HOST = "127.0.0.1"
 App = Callable[[HttpRequest], HttpResponse]
@@ -100,8 +100,8 @@ def load_service_packages() -> None:
 def make_server(state_dir: Path, port: int = 0) -> tuple[EmulatorHTTPServer, EmulatorState]:
     """A server bound to 127.0.0.1:`port` (0 = a free port) serving the emulator over `state_dir`.
 
-    The botocore models are loaded up front and then frozen out of the garbage collector: a full
-    collection would otherwise walk their ~170k objects and stall a request by 100 ms or more.
+    The botocore models are loaded up front and then frozen out of the garbage collector (see
+    `freeze_long_lived_objects`).
     """
     load_service_packages()
     from fraudkit.emulator.featurestore.extensions import EXTENSIONS
@@ -110,6 +110,5 @@ def make_server(state_dir: Path, port: int = 0) -> tuple[EmulatorHTTPServer, Emu
     json_targets()
     state = EmulatorState(state_dir=Path(state_dir))
     server = EmulatorHTTPServer(port, WireApp(state, EXTENSIONS))
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived_objects()
     return server, state

@@ -31,6 +31,7 @@ import polars as pl
 import psutil
 
 from fraudkit.config import Settings, read_service_record
+from fraudkit.heap import long_lived_objects_frozen
 from fraudkit.streaming.broker import create_topics, delete_topics
 from fraudkit.streaming.pipeline import TopicTail, prepare
 from fraudkit.streaming.producer import produce, read_transactions
@@ -216,16 +217,18 @@ def _measure(run: Settings, rate: float, seconds: float, batch_size: int, progre
     services_before = {name: cpu_seconds(process) for name, process in services.items()}
     cpu_before = time.process_time()
     try:
-        # latency comes from the decisions' own timestamps, so this reader may fetch lazily: fewer, fuller
-        # fetches leave the broker's CPU to the pipeline
-        tail = TopicTail(run, run.decisions_topic, from_beginning=True, fetch_min_bytes=1 << 20, fetch_max_wait_ms=200)
-        dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
-        producing = threading.Thread(target=_produce_into, args=(run, frame, rate, progress, report), daemon=True)
-        producing.start()
-        _collect(tail, dead, frame, producing, report)
-        producing.join()
-        tail.close()
-        dead.close()
+        # what this process keeps (botocore from prepare(), the input) stays out of full GC passes
+        with long_lived_objects_frozen():
+            # latency comes from the decisions' own timestamps, so this reader may fetch lazily: fewer, fuller
+            # fetches leave the broker's CPU to the pipeline
+            tail = TopicTail(run, run.decisions_topic, from_beginning=True, fetch_min_bytes=1 << 20, fetch_max_wait_ms=200)
+            dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
+            producing = threading.Thread(target=_produce_into, args=(run, frame, rate, progress, report), daemon=True)
+            producing.start()
+            _collect(tail, dead, frame, producing, report)
+            producing.join()
+            tail.close()
+            dead.close()
     finally:
         report.cpu_s["load (producer, reader)"] = time.process_time() - cpu_before
         for name, process in stages.items():
