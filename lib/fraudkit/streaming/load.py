@@ -182,9 +182,8 @@ def run_load(
 
     `batch_size` is the most records a stage handles per batch (1 = the reference design's one call
     per transaction). A run of `warmup_s` at the same rate goes first, on topics of its own, unmeasured:
-    services that have just started answer their first traffic more slowly (a 30 s run right after a
-    restart measured a p99 of about 150 ms against about 90 ms once warm), and the targets are about
-    the steady state.
+    one-time costs of freshly started services (first requests, caches, connections) stay out of the
+    figures, which are about the steady state.
     """
     prepare(settings)  # services, feature groups, batch features, endpoint: outside the measurement
     if warmup_s > 0:
