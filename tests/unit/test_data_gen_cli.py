@@ -116,7 +116,10 @@ def test_interrupted_run_leaves_no_file(tmp_path: Path) -> None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    # 130 from our handler; about 1 run in 90, polars' own interrupt handling (its queries can abort on
+    # SIGINT) ends the process by the signal after our handler ran. A shell reports both as 130.
+    assert proc.returncode in (130, -signal.SIGINT), stderr
+    assert "nothing was written" in stderr
     assert "Traceback" not in stderr
     assert visible_files(out) == []
 
