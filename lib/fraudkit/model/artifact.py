@@ -1,7 +1,7 @@
 """The model artifact in the format of SageMaker's built-in XGBoost container, plus a model card.
 
-`model.tar.gz` holds the booster as `xgboost-model` (JSON serialisation, which every XGBoost release
-since 1.0 reads); `model.json` next to it records the features in CSV column order, the threshold
+`model.tar.gz` holds the booster as `xgboost-model` in XGBoost's JSON format, written so that the
+container's XGBoost 1.7 reads it exactly as ours does (see `container_model_json`); `model.json` next to it records the features in CSV column order, the threshold
 chosen on validation data and how the model was trained, so scoring code never guesses.
 """
 
@@ -35,9 +35,29 @@ def _write_atomically(path: Path, data: bytes) -> None:
     partial.replace(path)
 
 
+def container_model_json(booster: xgb.Booster) -> bytes:
+    """The booster's JSON model with `base_score` as a single number, the form XGBoost 1.7 parses.
+
+    XGBoost 3.1+ writes `base_score` as a vector (`"[1.4E-1]"`). SageMaker's built-in container
+    (sagemaker-xgboost:1.7-1) loads such a model without complaint but falls back to a base score of
+    0.5, so every score on AWS would drift (measured with xgboost 1.7.6: mean score 0.23 -> 0.55 on our
+    model). Newer releases read the scalar form as well.
+    """
+    model = json.loads(bytes(booster.save_raw(raw_format="json")))
+    params = model["learner"]["learner_model_param"]
+    values = str(params["base_score"]).strip("[]").split(",")
+    if len(values) != 1:
+        raise ValueError(
+            f"the model has {len(values)} base scores (one per target); SageMaker's XGBoost 1.7 container serves "
+            "single-target models only"
+        )
+    params["base_score"] = values[0].strip()
+    return json.dumps(model, separators=(",", ":")).encode()
+
+
 def tarball_bytes(booster: xgb.Booster) -> bytes:
     """The booster packed as the built-in container expects (reproducible: fixed mtime)."""
-    raw = bytes(booster.save_raw(raw_format="json"))
+    raw = container_model_json(booster)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
         info = tarfile.TarInfo(MODEL_FILE)
