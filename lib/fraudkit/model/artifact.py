@@ -1,8 +1,9 @@
 """The model artifact in the format of SageMaker's built-in XGBoost container, plus a model card.
 
 `model.tar.gz` holds the booster as `xgboost-model` in XGBoost's JSON format, written so that the
-container's XGBoost 1.7 reads it exactly as ours does (see `container_model_json`); `model.json` next to it records the features in CSV column order, the threshold
-chosen on validation data and how the model was trained, so scoring code never guesses.
+container's XGBoost 1.7 reads it exactly as ours does (see `container_model_json`); `model.json` next to
+it records the features in CSV column order, the threshold chosen on validation data and how the model
+was trained, so scoring code never guesses.
 """
 
 from __future__ import annotations

@@ -186,9 +186,11 @@ def run_load(
     figures, which are about the steady state.
     """
     prepare(settings)  # services, feature groups, batch features, endpoint: outside the measurement
-    if warmup_s > 0:
-        _run_on_own_topics(settings, rate, warmup_s, batch_size, progress=False)
-    summary = _run_on_own_topics(settings, rate, seconds, batch_size, progress)
+    # what prepare() loaded (botocore's models) stays out of full GC passes, which stalled the producer
+    with long_lived_objects_frozen():
+        if warmup_s > 0:
+            _run_on_own_topics(settings, rate, warmup_s, batch_size, progress=False)
+        summary = _run_on_own_topics(settings, rate, seconds, batch_size, progress)
     summary["warmup_s"] = warmup_s
     return summary
 
@@ -216,18 +218,16 @@ def _measure(run: Settings, rate: float, seconds: float, batch_size: int, progre
     services_before = {name: cpu_seconds(process) for name, process in services.items()}
     cpu_before = time.process_time()
     try:
-        # what this process keeps (botocore from prepare(), the input) stays out of full GC passes
-        with long_lived_objects_frozen():
-            # latency comes from the decisions' own timestamps, so this reader may fetch lazily: fewer, fuller
-            # fetches leave the broker's CPU to the pipeline
-            tail = TopicTail(run, run.decisions_topic, from_beginning=True, fetch_min_bytes=1 << 20, fetch_max_wait_ms=200)
-            dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
-            producing = threading.Thread(target=_produce_into, args=(run, frame, rate, progress, report), daemon=True)
-            producing.start()
-            _collect(tail, dead, frame, producing, report)
-            producing.join()
-            tail.close()
-            dead.close()
+        # latency comes from the decisions' own timestamps, so this reader may fetch lazily: fewer, fuller
+        # fetches leave the broker's CPU to the pipeline
+        tail = TopicTail(run, run.decisions_topic, from_beginning=True, fetch_min_bytes=1 << 20, fetch_max_wait_ms=200)
+        dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
+        producing = threading.Thread(target=_produce_into, args=(run, frame, rate, progress, report), daemon=True)
+        producing.start()
+        _collect(tail, dead, frame, producing, report)
+        producing.join()
+        tail.close()
+        dead.close()
     finally:
         report.cpu_s["load (producer, reader)"] = time.process_time() - cpu_before
         for name, process in stages.items():
