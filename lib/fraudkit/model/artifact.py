@@ -8,6 +8,7 @@ was trained, so scoring code never guesses.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
@@ -56,16 +57,32 @@ def container_model_json(booster: xgb.Booster) -> bytes:
     return json.dumps(model, separators=(",", ":")).encode()
 
 
-def tarball_bytes(booster: xgb.Booster) -> bytes:
-    """The booster packed as the built-in container expects (reproducible: fixed mtime)."""
-    raw = container_model_json(booster)
+def _reproducible_tar_gz(files: dict[str, bytes]) -> bytes:
+    """A gzipped tar of `files` whose bytes depend on the contents only.
+
+    gzip stores the current time and the file name in its header and tar stores each member's mtime,
+    owner and mode; all are fixed here and members are sorted, so the same model always gives the same
+    artifact (and the same hash, hence no spurious "model changed" on redeploys or in reviews).
+    """
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
-        info = tarfile.TarInfo(MODEL_FILE)
-        info.size = len(raw)
-        info.mtime = 0
-        archive.addfile(info, io.BytesIO(raw))
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 0
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def tarball_bytes(booster: xgb.Booster) -> bytes:
+    """The booster packed as the built-in container expects, byte-reproducible."""
+    return _reproducible_tar_gz({MODEL_FILE: container_model_json(booster)})
 
 
 def save_model(model: TrainedModel, path: Path, extra: dict[str, Any] | None = None) -> Path:

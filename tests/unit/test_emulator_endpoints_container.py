@@ -1,8 +1,10 @@
-"""The emulated built-in XGBoost container: artifact format, request decoding, response encoding."""
+"""The emulated built-in XGBoost container: reading the artifact, decoding requests, encoding responses."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 
 import numpy as np
 import pytest
@@ -15,7 +17,6 @@ from fraudkit.emulator.endpoints.container import (
     invoke,
     media_type,
 )
-from fraudkit.model.artifact import tarball_bytes
 
 
 @pytest.fixture(scope="module")
@@ -26,42 +27,7 @@ def booster() -> xgb.Booster:
     return xgb.train({"objective": "binary:logistic", "max_depth": 3, "seed": 0}, xgb.DMatrix(x, label=y), 10)
 
 
-def test_tarball_round_trip_predicts_the_same(booster: xgb.Booster) -> None:
-    rows = np.array([[0.1, -1.0, 2.0], [1.5, 0.3, -0.2]], dtype=np.float32)
-    loaded = booster_from_tarball(tarball_bytes(booster))
-    np.testing.assert_allclose(loaded.inplace_predict(rows), booster.inplace_predict(rows), rtol=1e-6)
-    assert tarball_bytes(booster) == tarball_bytes(booster)  # reproducible artifact bytes
-
-
-def test_artifact_states_the_base_score_as_one_number_for_the_1_7_container(booster: xgb.Booster) -> None:
-    # XGBoost 1.7 reads a vector base score ("[1.4E-1]", as 3.x writes it) as its default 0.5
-    import io
-    import json
-    import tarfile
-
-    with tarfile.open(fileobj=io.BytesIO(tarball_bytes(booster)), mode="r:gz") as archive:
-        extracted = archive.extractfile("xgboost-model")
-        assert extracted is not None
-        model = json.loads(extracted.read())
-    written = model["learner"]["learner_model_param"]["base_score"]
-    own = json.loads(booster.save_config())["learner"]["learner_model_param"]["base_score"]
-    assert float(written) == pytest.approx(float(own.strip("[]")))
-    assert float(written) != pytest.approx(0.5)  # the trained base score, not the default
-
-
-def test_multi_target_models_are_refused_for_the_container() -> None:
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(200, 3)).astype(np.float32)
-    y = np.stack([x[:, 0], x[:, 1] * 2], axis=1)
-    two_targets = xgb.train({"tree_method": "hist", "seed": 0}, xgb.DMatrix(x, label=y), 2)
-    with pytest.raises(ValueError, match="2 base scores"):
-        tarball_bytes(two_targets)
-
-
 def test_tarball_without_model_file_is_rejected() -> None:
-    import io
-    import tarfile
-
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         info = tarfile.TarInfo("other-file")
