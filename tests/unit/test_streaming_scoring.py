@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fraudkit.features import add_card_ratios, card_ratios
 from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, format_time
@@ -26,21 +28,51 @@ def test_a_window_wholly_after_the_snapshot_is_added_to_the_week() -> None:
 
 @pytest.mark.parametrize("after_s", [0.0, 60.0, 600.0])
 def test_a_window_overlapping_the_snapshot_is_not_counted_twice(after_s: float) -> None:
-    assert serving_week_features(BATCH, message(after_s, count=2, mean=10.0)) == {WEEK_COUNT: 4.0, WEEK_MEAN: 100.0}
+    assert serving_week_features(BATCH, message(after_s, count=2, mean=10.0)) == {
+        WEEK_COUNT: 4.0,
+        WEEK_MEAN: 100.0,
+    }
 
 
 def test_a_batch_row_without_snapshot_time_is_used_as_it_is() -> None:
     batch = {**BATCH, "trans_time": float("nan")}
-    assert serving_week_features(batch, message(3600, count=2, mean=10.0)) == {WEEK_COUNT: 4.0, WEEK_MEAN: 100.0}
+    assert serving_week_features(batch, message(3600, count=2, mean=10.0)) == {
+        WEEK_COUNT: 4.0,
+        WEEK_MEAN: 100.0,
+    }
 
 
-def test_batch_ratios_equal_the_per_transaction_ratios() -> None:
-    rows = [
-        {"amount": 120.5, COUNT_FEATURE: 3, MEAN_FEATURE: 80.25, WEEK_COUNT: 12.0, WEEK_MEAN: 60.0},
-        {"amount": 9.99, COUNT_FEATURE: 1, MEAN_FEATURE: 9.99, WEEK_COUNT: 0.0, WEEK_MEAN: 0.0},
-        {"amount": 42.0, COUNT_FEATURE: 2, MEAN_FEATURE: 30.0, WEEK_COUNT: float("nan"), WEEK_MEAN: float("nan")},
+# Worked by hand from the ratio rule of fraudkit.features.spec: float division; 0.0 when the denominator is
+# zero or an operand is missing (None, or NaN for an aggregate that has aged out). Values are chosen so the
+# quotients are exact in binary floating point.
+RATIO_CASES = [
+    # amount, 10m count, 10m mean, 1w count, 1w mean -> amt_ratio1, amt_ratio2, count_ratio
+    (
+        (120.5, 3, 80.25, 12, 64.0),
+        (80.25 / 64, 120.5 / 64, 0.25),
+    ),  # 1.25390625, 1.8828125: no integer division
+    ((9.99, 1, 9.99, 8, 4.0), (2.4975, 2.4975, 0.125)),
+    ((9.99, 1, 9.99, 0, 0.0), (0.0, 0.0, 0.0)),  # zero denominators
+    ((42.0, 2, 30.0, float("nan"), float("nan")), (0.0, 0.0, 0.0)),  # 1-week aggregates aged out
+    ((50.0, None, None, 4, 25.0), (0.0, 2.0, 0.0)),  # 10-minute aggregates missing: amt_ratio2 still defined
+    ((0.0, 1, 0.0, 2, 5.0), (0.0, 0.0, 0.5)),  # a zero numerator is a defined 0.0
+]
+RATIO_NAMES = ("amt_ratio1", "amt_ratio2", "count_ratio")
+
+
+def test_batch_ratios_follow_the_ratio_rule_row_by_row() -> None:
+    rows: list[dict[str, Any]] = [
+        {"amount": a, COUNT_FEATURE: c10, MEAN_FEATURE: m10, WEEK_COUNT: c1w, WEEK_MEAN: m1w}
+        for (a, c10, m10, c1w, m1w), _ in RATIO_CASES
     ]
-    expected = [card_ratios(r["amount"], r[COUNT_FEATURE], r[MEAN_FEATURE], r[WEEK_COUNT], r[WEEK_MEAN]) for r in rows]
-    add_card_ratios(rows)
-    for row, ratios in zip(rows, expected, strict=True):
-        assert {name: row[name] for name in ratios} == ratios
+    add_card_ratios(rows)  # one batch: an undefined row must not disturb its neighbours
+    assert [tuple(row[name] for name in RATIO_NAMES) for row in rows] == [
+        expected for _, expected in RATIO_CASES
+    ]
+
+
+@pytest.mark.parametrize(("operands", "expected"), RATIO_CASES)
+def test_per_transaction_ratios_follow_the_ratio_rule(
+    operands: tuple[float | None, ...], expected: tuple[float, float, float]
+) -> None:
+    assert card_ratios(*operands) == dict(zip(RATIO_NAMES, expected, strict=True))
