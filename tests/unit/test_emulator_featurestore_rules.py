@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from fraudkit.emulator.core import AwsError
+from fraudkit.emulator.exceptions import AwsError
 from fraudkit.emulator.featurestore.groups import (
     check_create_request,
     check_scalar,

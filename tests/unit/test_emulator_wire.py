@@ -9,7 +9,7 @@ import threading
 import botocore.session
 import orjson
 import pytest
-from fraudkit.emulator.core import AwsError
+from fraudkit.emulator.exceptions import AwsError, ModelError, ResourceNotFound, ValidationException
 from fraudkit.emulator.wire import (
     KNOWN_VALID_COUNT,
     HttpRequest,
@@ -151,15 +151,19 @@ def test_rest_serialisation_of_payload_blobs_and_header_members() -> None:
     assert ("x-Amzn-Invoked-Production-Variant", "v1") in response.headers
 
 
-def test_errors_use_the_models_codes_and_statuses() -> None:
-    runtime_missing = error_response("sagemaker-featurestore-runtime", AwsError("ResourceNotFound", "gone"), "id")
+def test_errors_take_the_code_and_status_of_the_requests_plane() -> None:
+    runtime_missing = error_response("sagemaker-featurestore-runtime", ResourceNotFound("gone"), "id")
     assert runtime_missing.status == 404  # the runtime model says 404
     assert ("x-amzn-ErrorType", "ResourceNotFound") in runtime_missing.headers
-    control_missing = error_response("sagemaker", AwsError("ResourceNotFound", "gone"), "id")
+    control_missing = error_response("sagemaker", ResourceNotFound("gone"), "id")
     assert control_missing.status == 400
-    invalid = error_response("sagemaker-featurestore-runtime", AwsError("ValidationException", "bad"), "id")
+    invalid = error_response("sagemaker-featurestore-runtime", ValidationException("bad"), "id")
     assert orjson.loads(invalid.body)["__type"] == "ValidationError"  # the runtime's name for it
-    assert error_response("sagemaker", AwsError("ValidationException", "bad"), "id").headers[-1][1] == "ValidationException"
+    assert error_response("sagemaker", ValidationException("bad"), "id").headers[-1][1] == "ValidationException"
+    model_error = ModelError("failed", original_status=400, original_message="bad row", log_stream_arn="arn:x")
+    answered = error_response("sagemaker-runtime", model_error, "id")
+    assert answered.status == 424
+    assert orjson.loads(answered.body)["OriginalStatusCode"] == 400  # members of the ModelError shape
 
 
 def test_iso_timestamps_without_a_zone_are_utc() -> None:

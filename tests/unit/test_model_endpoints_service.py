@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from fraudkit.config import Settings
-from fraudkit.emulator.core import AwsError, EmulatorState, RequestContext, handler_for
+from fraudkit.emulator.core import EmulatorState, RequestContext, handler_for
+from fraudkit.emulator.exceptions import AwsError
 from fraudkit.model.artifact import tarball_bytes
 from fraudkit.storage import local_object_path, upload_artifact
 
@@ -83,13 +84,14 @@ def test_endpoint_goes_creating_then_in_service_and_serves(state: EmulatorState,
 def test_invoke_errors_have_the_runtime_codes(state: EmulatorState, model_uri: str) -> None:
     with pytest.raises(AwsError) as caught:
         call(state, "sagemaker-runtime", "InvokeEndpoint", EndpointName="nope", Body=b"1,2", ContentType="text/csv")
-    assert (caught.value.code, caught.value.status) == ("ValidationError", 400)
+    assert (caught.value.code_on("rest-json"), caught.value.status_on("rest-json")) == ("ValidationError", 400)
     assert f"Endpoint nope of account {ACCOUNT} not found" in caught.value.message
     deploy(state, model_uri)
     wait_status(state, "ep", "InService")
     with pytest.raises(AwsError) as caught:
         call(state, "sagemaker-runtime", "InvokeEndpoint", EndpointName="ep", Body=b"1,2,3", ContentType="text/csv")
     assert (caught.value.code, caught.value.status) == ("ModelError", 424)
+    assert caught.value.fields()["OriginalStatusCode"] == 400
     assert "feature size of trained model 2" in caught.value.message
 
 

@@ -3,7 +3,7 @@
 Each emulated service (feature store, models and endpoints) registers one handler per botocore
 operation with `@operation(service, name)`. A handler takes the request parameters already parsed
 and validated against botocore's input shape and returns a dict shaped like the output shape; the
-wire layer serialises it. Errors are raised as `AwsError` with the code and HTTP status AWS uses.
+wire layer serialises it. Errors are raised as the classes of `fraudkit.emulator.exceptions`.
 Service state lives in a backend object created once per server by a registered factory.
 """
 
@@ -21,24 +21,6 @@ T = TypeVar("T")
 
 _HANDLERS: dict[tuple[str, str], Handler] = {}
 _BACKEND_FACTORIES: dict[str, BackendFactory] = {}
-
-
-class AwsError(Exception):
-    """An error answered the way AWS answers it: `code` (e.g. ValidationException), HTTP `status`."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-def validation_error(message: str) -> AwsError:
-    return AwsError("ValidationException", message, 400)
-
-
-def not_found(message: str) -> AwsError:
-    return AwsError("ResourceNotFound", message, 400)
 
 
 def operation(service: str, name: str) -> Callable[[Handler], Handler]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import ipaddress
 import random
 import re
 import threading
@@ -27,7 +28,19 @@ import orjson
 import regex
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from fraudkit.emulator.core import AwsError, EmulatorState, RequestContext, handler_for
+from fraudkit.emulator.core import EmulatorState, RequestContext, handler_for
+from fraudkit.emulator.exceptions import (
+    JSON_PLANE,
+    REST_PLANE,
+    AccessForbidden,
+    AwsError,
+    InternalFailure,
+    MethodNotAllowed,
+    NoSuchRoute,
+    SerializationException,
+    UnknownOperationException,
+    ValidationException,
+)
 
 # Services the emulator answers, in routing order for REST paths (most specific first).
 JSON_SERVICES = ("sagemaker",)
@@ -51,13 +64,6 @@ class HttpResponse:
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
-
-
-class SerializationError(AwsError):
-    """The request body is not what the protocol allows (garbage JSON, wrong JSON types)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("SerializationException", message, 400)
 
 
 @cache
@@ -113,7 +119,7 @@ def _string_parser(shape: Shape) -> Parser:
 
     def parse(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, str):
-            raise SerializationError(f"Expected a string at '{path}', got {type(value).__name__}")
+            raise SerializationException(f"Expected a string at '{path}', got {type(value).__name__}")
         if value in known_valid:
             return value
         if low is not None and len(value) < low:
@@ -131,13 +137,19 @@ def _string_parser(shape: Shape) -> Parser:
     return parse
 
 
+# What a Java int/long of the service holds: a larger number in the JSON cannot be deserialised there.
+INTEGRAL_BITS = {"integer": 32, "long": 64}
+
+
 def _number_parser(shape: Shape) -> Parser:
-    integral = shape.type_name in ("integer", "long")
+    bits = INTEGRAL_BITS.get(shape.type_name)
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
 
     def parse(value: Any, path: str, errors: list[str]) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float) or (integral and not isinstance(value, int)):
-            raise SerializationError(f"Expected a {shape.type_name} at '{path}', got {value!r:.40}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or (bits and not isinstance(value, int)):
+            raise SerializationException(f"Expected a {shape.type_name} at '{path}', got {value!r:.40}")
+        if bits and not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise SerializationException(f"The number at '{path}' does not fit a {bits}-bit {shape.type_name}")
         if low is not None and value < low:
             _fail(errors, value, path, f"Member must have value greater than or equal to {low}")
         elif high is not None and value > high:
@@ -149,7 +161,7 @@ def _number_parser(shape: Shape) -> Parser:
 
 def _boolean_parser(value: Any, path: str, errors: list[str]) -> Any:
     if not isinstance(value, bool):
-        raise SerializationError(f"Expected a boolean at '{path}', got {value!r:.40}")
+        raise SerializationException(f"Expected a boolean at '{path}', got {value!r:.40}")
     return value
 
 
@@ -162,7 +174,7 @@ def _timestamp_parser(value: Any, path: str, errors: list[str]) -> Any:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)  # AWS reads zoneless times as UTC
     except (ValueError, OverflowError, OSError):
         pass
-    raise SerializationError(f"Expected a timestamp at '{path}', got {value!r:.40}")
+    raise SerializationException(f"Expected a timestamp at '{path}', got {value!r:.40}")
 
 
 def _blob_parser(value: Any, path: str, errors: list[str]) -> Any:
@@ -171,7 +183,7 @@ def _blob_parser(value: Any, path: str, errors: list[str]) -> Any:
     try:
         return base64.b64decode(value, validate=True)
     except (TypeError, ValueError, binascii.Error):
-        raise SerializationError(f"Expected base64 data at '{path}'") from None
+        raise SerializationException(f"Expected base64 data at '{path}'") from None
 
 
 def _length_check(value: Any, path: str, errors: list[str], shape: Shape) -> None:
@@ -187,7 +199,7 @@ def _list_parser(shape: Shape) -> Parser:
 
     def parse(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, list):
-            raise SerializationError(f"Expected a list at '{path}'")
+            raise SerializationException(f"Expected a list at '{path}'")
         _length_check(value, path, errors, shape)
         return [member(item, f"{path}.{i}", errors) for i, item in enumerate(value, 1)]
 
@@ -199,7 +211,7 @@ def _map_parser(shape: Shape) -> Parser:
 
     def parse(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, dict):
-            raise SerializationError(f"Expected an object at '{path}'")
+            raise SerializationException(f"Expected an object at '{path}'")
         _length_check(value, path, errors, shape)
         return {key_parser(k, path, errors): value_parser(v, f"{path}.{k}", errors) for k, v in value.items()}
 
@@ -214,7 +226,7 @@ def _structure_parser(shape: Shape) -> Parser:
 
     def parse(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, dict):
-            raise SerializationError(f"Expected an object at '{path or 'body'}'")
+            raise SerializationException(f"Expected an object at '{path or 'body'}'")
         parsed = {}
         for name, item in value.items():
             member = members.get(name)
@@ -298,10 +310,10 @@ def _from_text(shape: Shape, text: str, path: str) -> Any:
         if kind in ("float", "double"):
             return float(text)
     except ValueError:
-        raise AwsError("ValidationException", f"Value '{text:.40}' at '{path}' is not a valid {kind}") from None
+        raise ValidationException(f"Value '{text:.40}' at '{path}' is not a valid {kind}") from None
     if kind == "boolean":
         if text not in ("true", "false"):
-            raise AwsError("ValidationException", f"Value '{text:.40}' at '{path}' is not a valid boolean")
+            raise ValidationException(f"Value '{text:.40}' at '{path}' is not a valid boolean")
         return text == "true"
     if kind == "timestamp":
         return _timestamp_parser(text, path, [])
@@ -316,7 +328,7 @@ def raise_if_invalid(errors: list[str]) -> None:
     if errors:
         count = len(errors)
         noun = "error" if count == 1 else "errors"
-        raise AwsError("ValidationException", f"{count} validation {noun} detected: " + "; ".join(errors))
+        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(errors))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,7 +448,7 @@ def _json_body(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise SerializationError("The request body is not valid JSON") from None
+        raise SerializationException("The request body is not valid JSON") from None
 
 
 def parse_json_request(op: OperationModel, req: HttpRequest) -> dict[str, Any]:
@@ -513,7 +525,7 @@ def parse_rest_request(op: OperationModel, req: HttpRequest, uri_params: dict[st
     if body_members and payload_name is None:
         body = _json_body(req.body)
         if not isinstance(body, dict):
-            raise SerializationError("The request body must be a JSON object")
+            raise SerializationException("The request body must be a JSON object")
         for name, member in body_members.items():
             if body.get(name) is not None:
                 params[name] = parser_for(member)(body[name], _member_path("", name), errors)
@@ -524,37 +536,15 @@ def parse_rest_request(op: OperationModel, req: HttpRequest, uri_params: dict[st
     return params
 
 
-@cache
-def _shape_names(service: str) -> frozenset[str]:
-    return frozenset(service_model(service).shape_names)
-
-
-def _error_shape_status(service: str, code: str) -> int | None:
-    model = service_model(service)
-    if code not in _shape_names(service):
-        return None
-    error = model.shape_for(code).metadata.get("error", {})
-    status = error.get("httpStatusCode")
-    return int(status) if status is not None else None
-
-
 def error_response(service: str, err: AwsError, request_id: str) -> HttpResponse:
-    """An error answered as AWS does: x-amzn-ErrorType header, `__type` and `Message` in the body.
-
-    The runtime models name their validation error `ValidationError`; the control plane answers
-    `ValidationException`. Statuses come from the model's error shape when it defines one.
-    """
-    code = err.code
-    model = service_model(service) if service else None
-    names = _shape_names(service) if service else frozenset()
-    if code == "ValidationException" and code not in names and "ValidationError" in names:
-        code = "ValidationError"
-    status = (_error_shape_status(service, code) if service else None) or err.status
-    protocol = model.metadata["protocol"] if model is not None else "rest-json"
-    content_type = "application/x-amz-json-1.1" if protocol == "json" else "application/json"
-    body = orjson.dumps({"__type": code, "Message": err.message, "message": err.message})
+    """An error answered as AWS does on the plane of `service`: x-amzn-ErrorType header, `__type`,
+    `Message` and the error shape's other members in the body (REST-JSON when the service is unknown)."""
+    protocol = service_model(service).metadata["protocol"] if service else REST_PLANE
+    code = err.code_on(protocol)
+    content_type = "application/x-amz-json-1.1" if protocol == JSON_PLANE else "application/json"
+    body = orjson.dumps({"__type": code, "Message": err.message, "message": err.message, **err.fields()})
     headers = [("Content-Type", content_type), ("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", code)]
-    return HttpResponse(status, body, headers)
+    return HttpResponse(err.status_on(protocol), body, headers)
 
 
 def serialize_json_response(op: OperationModel, output: dict[str, Any], request_id: str) -> HttpResponse:
@@ -606,6 +596,30 @@ def new_request_id() -> str:
     return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """Whether a Host header names this machine's loopback: localhost, 127.x.x.x or [::1], any port.
+
+    The server listens on 127.0.0.1 only, but a web page can still reach it by DNS rebinding (a name
+    of the attacker's that resolves to 127.0.0.1); its requests carry that name as their Host.
+    """
+    name, port = (host or "").strip().lower(), ""
+    if name.startswith("["):
+        name, bracket, port = name[1:].partition("]")
+        if not bracket:
+            return False
+    elif ":" in name:
+        name, _, port = name.partition(":")
+        port = ":" + port
+    if port and not (port.startswith(":") and port[1:].isascii() and port[1:].isdigit()):
+        return False
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 ExtensionHandler = Callable[[HttpRequest, EmulatorState], HttpResponse]
 # (service whose error conventions apply, handler) for a fraudkit-specific (method, path)
 Extension = tuple[str, ExtensionHandler]
@@ -622,6 +636,8 @@ class WireApp:
         request_id = new_request_id()
         service = ""
         try:
+            if not is_loopback_host(req.headers.get("host")):
+                raise AccessForbidden("The local emulator answers requests addressed to a loopback name only")
             extension = self.extensions.get((req.method, req.path))
             if extension is not None:
                 service, handle = extension
@@ -631,7 +647,7 @@ class WireApp:
                 service = JSON_SERVICES[0]  # the JSON protocol's error conventions, even for an unknown target
                 found = json_targets().get(target)
                 if found is None:
-                    raise AwsError("UnknownOperationException", f"Unknown operation {target:.100}", 400)
+                    raise UnknownOperationException(f"Unknown operation {target:.100}")
                 service, op = found
                 params = parse_json_request(op, req)
                 output = self._call(service, op, params, request_id)
@@ -643,7 +659,7 @@ class WireApp:
         except AwsError as err:
             return error_response(service, err, request_id)
         except Exception as exc:  # a bug of ours, never bad input: say so without killing the server
-            return error_response(service, AwsError("InternalFailure", f"{type(exc).__name__}: {exc}", 500), request_id)
+            return error_response(service, InternalFailure(f"{type(exc).__name__}: {exc}"), request_id)
 
     def _route(self, req: HttpRequest) -> tuple[str, OperationModel, dict[str, str]]:
         for route in rest_routes_for(req.method):
@@ -651,11 +667,11 @@ class WireApp:
             if match is not None:
                 return route.service, route.operation, match.groupdict()
         # no route of this method: 405 when the path is another method's, else 404
-        status = 405 if any(route.pattern.match(req.path) for route in rest_routes()) else 404
-        raise AwsError("UnknownOperationException", f"No operation for {req.method} {req.path[:100]}", status)
+        unrouted = MethodNotAllowed if any(route.pattern.match(req.path) for route in rest_routes()) else NoSuchRoute
+        raise unrouted(f"No operation for {req.method} {req.path[:100]}")
 
     def _call(self, service: str, op: OperationModel, params: dict[str, Any], request_id: str) -> dict[str, Any]:
         handler = handler_for(service, op.name)
         if handler is None:
-            raise AwsError("UnknownOperationException", f"{op.name} is not supported by the local emulator", 400)
+            raise UnknownOperationException(f"{op.name} is not supported by the local emulator")
         return handler(RequestContext(service, op.name, self.state, request_id), params) or {}

@@ -48,6 +48,20 @@ def media_type(header: str | None, default: str = CSV) -> str:
     return (header or default).split(";", 1)[0].strip().lower() or default
 
 
+def accepted_type(header: str | None) -> str:
+    """The response type for an Accept header: the first listed type the container writes (`*/*` is
+    CSV), as in `Accept: text/csv, application/json`; 406 when it lists none of them."""
+    for item in (header or CSV).split(","):
+        wanted = media_type(item, "")
+        if wanted in (CSV, JSON):
+            return wanted
+        if wanted in ("*/*", "text/*"):
+            return CSV
+        if wanted == "application/*":
+            return JSON
+    raise ContainerError(406, f"Accept type {header} is not supported by this framework.")
+
+
 def _csv_rows(body: bytes, n_features: int) -> np.ndarray:
     lines = [line for line in body.replace(b"\r", b"").split(b"\n") if line.strip()]
     if not lines:
@@ -64,8 +78,11 @@ def _csv_rows(body: bytes, n_features: int) -> np.ndarray:
         if b",," in joined or joined.startswith(b",") or joined.endswith(b","):
             raise ValueError("missing values")
         values = np.array(joined.split(b","), dtype=np.float32)
-    except ValueError:
-        values = np.array([float(v) if v.strip() else np.nan for v in joined.split(b",")], dtype=np.float32)
+    except ValueError:  # empty fields are missing values; anything else must be a number
+        try:
+            values = np.array([float(v) if v.strip() else np.nan for v in joined.split(b",")], dtype=np.float32)
+        except ValueError:
+            raise ContainerError(400, "Loading csv data failed: every field must be a number or empty") from None
     return values.reshape(len(lines), n_features)
 
 
@@ -103,18 +120,16 @@ def decode_rows(body: bytes, content_type: str, n_features: int) -> np.ndarray:
     raise ContainerError(415, f"Content type {content_type} is not supported by this framework.")
 
 
-def encode_scores(scores: np.ndarray, accept: str) -> tuple[bytes, str]:
-    """Scores in the response format the client asked for, and its content type."""
+def encode_scores(scores: np.ndarray, accept: str | None) -> tuple[bytes, str]:
+    """Scores in the response format the client's Accept header asks for, and its content type."""
     values = scores.astype(np.float64).tolist()
-    if accept in (CSV, "*/*"):
+    if accepted_type(accept) == CSV:
         return "\n".join(map(str, values)).encode(), CSV
-    if accept == JSON:
-        return json.dumps({"predictions": [{"score": v} for v in values]}).encode(), JSON
-    raise ContainerError(406, f"Accept type {accept} is not supported by this framework.")
+    return json.dumps({"predictions": [{"score": v} for v in values]}).encode(), JSON
 
 
 def invoke(booster: xgb.Booster, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
     """One InvokeEndpoint call against a loaded booster: decode, predict, encode."""
     rows = decode_rows(body, media_type(content_type), booster.num_features())
     scores = np.asarray(booster.inplace_predict(rows, validate_features=False))
-    return encode_scores(scores, media_type(accept))
+    return encode_scores(scores, accept)

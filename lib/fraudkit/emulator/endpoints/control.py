@@ -6,8 +6,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fraudkit.emulator.core import AwsError, RequestContext, operation, validation_error
+from fraudkit.emulator.core import RequestContext, operation
 from fraudkit.emulator.endpoints.registry import ENDPOINT, ENDPOINT_CONFIG, MODEL, EndpointRegistry
+from fraudkit.emulator.exceptions import ValidationException
+from fraudkit.emulator.s3 import object_path
 
 # fields kept in the store that DescribeEndpoint does not return
 _INTERNAL = ("ServingConfigName",)
@@ -41,7 +43,7 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str, name_ke
     try:
         start = int(params.get("NextToken") or 0)
     except ValueError:
-        raise validation_error("NextToken is not valid: pass the NextToken of the previous response") from None
+        raise ValidationException("NextToken is not valid: pass the NextToken of the previous response") from None
     size = int(params.get("MaxResults") or 10)
     page = items[start : start + size]
     out: dict[str, Any] = {key: [_timestamps(item) for item in page]}
@@ -59,7 +61,10 @@ def create_model(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     registry = _registry(ctx)
     name = params["ModelName"]
     if not params.get("PrimaryContainer") and not params.get("Containers"):
-        raise validation_error("Either PrimaryContainer or Containers must be specified.")
+        raise ValidationException("Either PrimaryContainer or Containers must be specified.")
+    for container in [params.get("PrimaryContainer") or {}, *(params.get("Containers") or [])]:
+        if container.get("ModelDataUrl"):
+            object_path(registry.root, container["ModelDataUrl"])  # refused now, not when an endpoint loads it
     arn = registry.arn(MODEL, name)
     record: dict[str, Any] = {
         "ModelName": name,
@@ -97,10 +102,10 @@ def create_endpoint_config(ctx: RequestContext, params: dict[str, Any]) -> dict[
     name = params["EndpointConfigName"]
     variants = params.get("ProductionVariants") or []
     if not variants:
-        raise validation_error("ProductionVariants must contain at least one variant.")
+        raise ValidationException("ProductionVariants must contain at least one variant.")
     for variant in variants:
         if "ModelName" not in variant:
-            raise validation_error(f"Variant {variant.get('VariantName')} does not name a model.")
+            raise ValidationException(f"Variant {variant.get('VariantName')} does not name a model.")
         if registry.get(MODEL, variant["ModelName"]) is None:
             raise registry.missing(MODEL, variant["ModelName"])
     arn = registry.arn(ENDPOINT_CONFIG, name)
@@ -183,9 +188,7 @@ def create_endpoint(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     registry = _registry(ctx)
     name = params["EndpointName"]
     if registry.get(ENDPOINT, name) is not None:
-        raise AwsError(
-            "ValidationException", f'Cannot create already existing endpoint "{registry.arn(ENDPOINT, name)}".'
-        )
+        raise registry.already_exists(ENDPOINT, name)
     return _start_deployment(ctx, name, params["EndpointConfigName"], "Creating")
 
 
@@ -195,7 +198,7 @@ def update_endpoint(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     name = params["EndpointName"]
     current = registry.require(ENDPOINT, name)
     if current["EndpointStatus"] != "InService":
-        raise validation_error(
+        raise ValidationException(
             f'Cannot update in-progress endpoint "{current["EndpointArn"]}": wait until it is InService.'
         )
     return _start_deployment(ctx, name, params["EndpointConfigName"], "Updating")

@@ -13,9 +13,10 @@ from typing import Any
 
 import xgboost as xgb
 
-from fraudkit.emulator.core import AwsError, EmulatorState, backend
+from fraudkit.emulator.core import EmulatorState, backend
 from fraudkit.emulator.endpoints.container import booster_from_tarball
-from fraudkit.storage import local_object_path
+from fraudkit.emulator.exceptions import AwsError, ValidationException
+from fraudkit.emulator.s3 import object_path
 
 MODEL = "model"
 ENDPOINT_CONFIG = "endpoint-config"
@@ -57,8 +58,11 @@ class EndpointRegistry:
     def arn(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{kind}/{name.lower()}"
 
-    def missing(self, kind: str, name: str) -> AwsError:
-        return AwsError("ValidationException", f'Could not find {KIND_NOUNS[kind]} "{self.arn(kind, name)}".')
+    def missing(self, kind: str, name: str) -> ValidationException:
+        return ValidationException(f'Could not find {KIND_NOUNS[kind]} "{self.arn(kind, name)}".')
+
+    def already_exists(self, kind: str, name: str) -> ValidationException:
+        return ValidationException(f'Cannot create already existing {KIND_NOUNS[kind]} "{self.arn(kind, name)}".')
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         with self._lock:
@@ -84,10 +88,7 @@ class EndpointRegistry:
         """Store a new resource; AWS refuses to create one whose name is taken."""
         with self._lock:
             if self.get(kind, name) is not None:
-                raise AwsError(
-                    "ValidationException",
-                    f'Cannot create already existing {KIND_NOUNS[kind]} "{self.arn(kind, name)}".',
-                )
+                raise self.already_exists(kind, name)
             self.put(kind, name, record)
 
     def delete(self, kind: str, name: str) -> None:
@@ -112,7 +113,7 @@ class EndpointRegistry:
         url = container.get("ModelDataUrl")
         if not url:
             raise ValueError(f"model {model['ModelName']} has no PrimaryContainer.ModelDataUrl")
-        return booster_from_tarball(local_object_path(self.root, url).read_bytes())
+        return booster_from_tarball(object_path(self.root, url).read_bytes())
 
     def activate(self, endpoint_name: str) -> None:
         """Load the endpoint's model in the background, then mark it InService (or Failed, with the reason)."""

@@ -15,7 +15,8 @@ import io
 import orjson
 import polars as pl
 
-from fraudkit.emulator.core import EmulatorState, validation_error
+from fraudkit.emulator.core import EmulatorState
+from fraudkit.emulator.exceptions import ValidationException
 from fraudkit.emulator.featurestore.models import FeatureStoreBackend
 from fraudkit.emulator.featurestore.responses import RUNTIME
 from fraudkit.emulator.wire import Extension, HttpRequest, HttpResponse
@@ -43,13 +44,13 @@ def flush(req: HttpRequest, state: EmulatorState) -> HttpResponse:
 def bulk_ingest(req: HttpRequest, state: EmulatorState) -> HttpResponse:
     names = req.query.get("FeatureGroupName")
     if not names:
-        raise validation_error("bulk-ingest needs the query parameter FeatureGroupName")
+        raise ValidationException("bulk-ingest needs the query parameter FeatureGroupName")
     store = _store(state)
     group = store.group(names[0], runtime=True)
     try:
         frame = pl.read_ipc_stream(io.BytesIO(req.body))
     except Exception as err:  # polars raises several kinds for a body that is not Arrow IPC
-        raise validation_error(f"The body is not an Arrow IPC stream: {str(err)[:200]}") from None
+        raise ValidationException(f"The body is not an Arrow IPC stream: {str(err)[:200]}") from None
     return _json(store.bulk_ingest(group, frame))
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fraudkit.emulator.core import AwsError, validation_error
+from fraudkit.emulator.exceptions import ResourceLimitExceeded, ValidationException
 
 RESERVED_FEATURE_NAMES = frozenset({"is_deleted", "write_time", "api_invocation_time"})
 EVENT_TIME_TYPES = frozenset({"String", "Fractional"})
@@ -38,7 +38,7 @@ def parse_event_time(text: str, feature_type: str, name: str) -> float:
     """Event time as Unix seconds: ISO-8601 `yyyy-MM-ddTHH:mm:ss[.fff]Z` for String, seconds for Fractional."""
     if feature_type == "String":
         if not ISO_EVENT_TIME.fullmatch(text):
-            raise validation_error(
+            raise ValidationException(
                 f"Invalid value '{text[:64]}' for event time feature {name}: expected yyyy-MM-ddTHH:mm:ssZ "
                 "or yyyy-MM-ddTHH:mm:ss.SSSZ"
             )
@@ -46,13 +46,13 @@ def parse_event_time(text: str, feature_type: str, name: str) -> float:
         try:
             stamp = dt.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
         except ValueError:
-            raise validation_error(f"Invalid value '{text[:64]}' for event time feature {name}") from None
+            raise ValidationException(f"Invalid value '{text[:64]}' for event time feature {name}") from None
         return stamp.timestamp() + (float("0." + fraction) if fraction else 0.0)
     if not FRACTIONAL.fullmatch(text) or not math.isfinite(float(text)):
-        raise validation_error(f"Invalid value '{text[:64]}' for event time feature {name}: expected Unix seconds")
+        raise ValidationException(f"Invalid value '{text[:64]}' for event time feature {name}: expected Unix seconds")
     seconds = float(text)
     if not 0 <= seconds < 253402300800:  # 0000-... to 9999-12-31 in Unix seconds
-        raise validation_error(f"Event time {text[:64]} of feature {name} is out of range")
+        raise ValidationException(f"Event time {text[:64]} of feature {name} is out of range")
     return seconds
 
 
@@ -65,9 +65,9 @@ def iso_time(seconds: float) -> str:
 def check_scalar(value: str, feature_type: str, name: str) -> None:
     if feature_type == "Integral":
         if not INTEGRAL.fullmatch(value) or not INT64_MIN <= int(value) <= INT64_MAX:
-            raise validation_error(f"Invalid value '{value[:64]}' for feature {name} of type Integral")
+            raise ValidationException(f"Invalid value '{value[:64]}' for feature {name} of type Integral")
     elif feature_type == "Fractional" and (not FRACTIONAL.fullmatch(value) or not math.isfinite(float(value))):
-        raise validation_error(f"Invalid value '{value[:64]}' for feature {name} of type Fractional")
+        raise ValidationException(f"Invalid value '{value[:64]}' for feature {name} of type Fractional")
 
 
 def typed(value: str, feature_type: str) -> int | float | str:
@@ -134,18 +134,18 @@ def check_definitions(definitions: list[dict[str, Any]], existing: set[str], sto
     for definition in definitions:
         name = definition["FeatureName"]
         if name.lower() in RESERVED_FEATURE_NAMES:
-            raise validation_error(f"Feature name {name} is reserved: {', '.join(sorted(RESERVED_FEATURE_NAMES))}")
+            raise ValidationException(f"Feature name {name} is reserved: {', '.join(sorted(RESERVED_FEATURE_NAMES))}")
         if name in seen:
-            raise validation_error(f"Feature name {name} is defined more than once")
+            raise ValidationException(f"Feature name {name} is defined more than once")
         seen.add(name)
         if definition.get("CollectionType") and storage_type != "InMemory":
-            raise validation_error(f"Feature {name}: collection types need OnlineStoreConfig StorageType InMemory")
+            raise ValidationException(f"Feature {name}: collection types need OnlineStoreConfig StorageType InMemory")
         if definition.get("CollectionType") == "Vector" and not (definition.get("CollectionConfig") or {}).get(
             "VectorConfig"
         ):
-            raise validation_error(f"Feature {name}: a Vector collection needs CollectionConfig.VectorConfig")
+            raise ValidationException(f"Feature {name}: a Vector collection needs CollectionConfig.VectorConfig")
     if len(seen) > MAX_FEATURES:
-        raise AwsError("ResourceLimitExceeded", f"A feature group holds at most {MAX_FEATURES} features", 400)
+        raise ResourceLimitExceeded(f"A feature group holds at most {MAX_FEATURES} features")
 
 
 def check_create_request(params: dict[str, Any]) -> None:
@@ -157,21 +157,21 @@ def check_create_request(params: dict[str, Any]) -> None:
     for member in ("RecordIdentifierFeatureName", "EventTimeFeatureName"):
         name = params[member]
         if name not in types:
-            raise validation_error(f"{member} {name} is not among the FeatureDefinitions")
+            raise ValidationException(f"{member} {name} is not among the FeatureDefinitions")
         if types[name].get("CollectionType"):
-            raise validation_error(f"{member} {name} cannot be a collection")
+            raise ValidationException(f"{member} {name} cannot be a collection")
     record_type = types[params["RecordIdentifierFeatureName"]]["FeatureType"]
     if record_type not in ("String", "Integral"):
-        raise validation_error("The record identifier feature must be of type String or Integral")
+        raise ValidationException("The record identifier feature must be of type String or Integral")
     event_type = types[params["EventTimeFeatureName"]]["FeatureType"]
     if event_type not in EVENT_TIME_TYPES:
-        raise validation_error("The event time feature must be of type String or Fractional")
+        raise ValidationException("The event time feature must be of type String or Fractional")
     if not online.get("EnableOnlineStore") and "OfflineStoreConfig" not in params:
-        raise validation_error("At least one of OnlineStoreConfig (EnableOnlineStore) or OfflineStoreConfig is required")
+        raise ValidationException("At least one of OnlineStoreConfig (EnableOnlineStore) or OfflineStoreConfig is required")
     if "OfflineStoreConfig" in params and "RoleArn" not in params:
-        raise validation_error("RoleArn is required when OfflineStoreConfig is set")
+        raise ValidationException("RoleArn is required when OfflineStoreConfig is set")
     throughput = params.get("ThroughputConfig") or {}
     if throughput.get("ThroughputMode") == "Provisioned" and (
         throughput.get("ProvisionedReadCapacityUnits") is None or throughput.get("ProvisionedWriteCapacityUnits") is None
     ):
-        raise validation_error("Provisioned throughput needs ProvisionedReadCapacityUnits and ProvisionedWriteCapacityUnits")
+        raise ValidationException("Provisioned throughput needs ProvisionedReadCapacityUnits and ProvisionedWriteCapacityUnits")

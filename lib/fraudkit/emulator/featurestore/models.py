@@ -17,7 +17,13 @@ from typing import Any
 import orjson
 import polars as pl
 
-from fraudkit.emulator.core import AwsError, EmulatorState, backend, not_found, validation_error
+from fraudkit.emulator.core import EmulatorState, backend
+from fraudkit.emulator.exceptions import (
+    ConflictException,
+    ResourceInUse,
+    ResourceNotFound,
+    ValidationException,
+)
 from fraudkit.emulator.featurestore.groups import (
     TRANSITION_SECONDS,
     FeatureGroup,
@@ -36,14 +42,10 @@ from fraudkit.emulator.featurestore.offline import (
     offline_schema,
 )
 from fraudkit.emulator.featurestore.online import OnlineStore, StoredRecord
-from fraudkit.storage import local_object_path
+from fraudkit.emulator.s3 import object_path
 
 ONLINE, OFFLINE = "OnlineStore", "OfflineStore"
 Values = dict[str, Any]  # feature name -> wire string, or list of strings for a collection
-
-
-def runtime_not_found(message: str) -> AwsError:
-    return AwsError("ResourceNotFound", message, 404)
 
 
 class FeatureStoreBackend:
@@ -70,7 +72,7 @@ class FeatureStoreBackend:
         with self._lock:
             self._purge_deleted(now)
             if name in self._groups:
-                raise AwsError("ResourceInUse", f"Resource Already Exists: FeatureGroup with name {name} already exists")
+                raise ResourceInUse(f"Resource Already Exists: FeatureGroup with name {name} already exists")
             online = dict(params["OnlineStoreConfig"]) if params.get("OnlineStoreConfig") else None
             if online is not None:
                 online.setdefault("StorageType", "Standard")
@@ -104,10 +106,7 @@ class FeatureStoreBackend:
             f"{base}/{self.state.account_id}/sagemaker/{self.state.region}/offline-store/{name}-{epoch}/data"
         )
         resolved["S3StorageConfig"] = s3
-        try:
-            local_object_path(self.offline.emulator_dir, s3["ResolvedOutputS3Uri"])
-        except ValueError:
-            raise validation_error(f"S3Uri {base[:200]} must be an s3://bucket/prefix URI") from None
+        object_path(self.offline.emulator_dir, s3["ResolvedOutputS3Uri"])
         if not config.get("DisableGlueTableCreation"):
             resolved.setdefault(
                 "DataCatalogConfig",
@@ -142,9 +141,9 @@ class FeatureStoreBackend:
                 group = next((g for g in self._groups.values() if g.arn == name_or_arn), None)
         if group is None or (runtime and group.status(now) == "Deleting"):
             message = f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}"
-            raise runtime_not_found(message) if runtime else not_found(message)
+            raise ResourceNotFound(message)
         if runtime and group.status(now) != "Created":
-            raise validation_error(f"FeatureGroup {name} is in status {group.status(now)}: wait until it is Created")
+            raise ValidationException(f"FeatureGroup {name} is in status {group.status(now)}: wait until it is Created")
         return group
 
     def list_groups(self) -> list[FeatureGroup]:
@@ -164,7 +163,7 @@ class FeatureStoreBackend:
             online_update = params.get("OnlineStoreConfig")
             if online_update:
                 if group.online_config is None:
-                    raise validation_error(f"FeatureGroup {group.name} has no online store to update")
+                    raise ValidationException(f"FeatureGroup {group.name} has no online store to update")
                 online = dict(group.online_config)
                 if "TtlDuration" in online_update:
                     ttl = online_update["TtlDuration"]
@@ -192,7 +191,7 @@ class FeatureStoreBackend:
             group = self.group(params["FeatureGroupName"])
             feature = params["FeatureName"]
             if feature not in group.types:
-                raise not_found(f"Feature {feature} is not in FeatureGroup {group.name}")
+                raise ResourceNotFound(f"Feature {feature} is not in FeatureGroup {group.name}")
             meta = dict(group.feature_metadata.get(feature, {}))
             parameters = dict(meta.get("Parameters", {}))
             for key in params.get("ParameterRemovals") or []:
@@ -200,7 +199,7 @@ class FeatureStoreBackend:
             for pair in params.get("ParameterAdditions") or []:
                 parameters[pair["Key"]] = pair["Value"]
             if len(parameters) > 25:
-                raise validation_error("A feature holds at most 25 parameters")
+                raise ValidationException("A feature holds at most 25 parameters")
             if "Description" in params:
                 meta["Description"] = params["Description"]
             meta.update(Parameters=parameters, LastModifiedTime=time.time())
@@ -215,27 +214,27 @@ class FeatureStoreBackend:
             name = item["FeatureName"]
             kind = types.get(name)
             if kind is None:
-                raise validation_error(f"Feature {name} is not defined in FeatureGroup {group.name}")
+                raise ValidationException(f"Feature {name} is not defined in FeatureGroup {group.name}")
             if name in values:
-                raise validation_error(f"Feature {name} appears more than once in the record")
+                raise ValidationException(f"Feature {name} appears more than once in the record")
             scalar, many = item.get("ValueAsString"), item.get("ValueAsStringList")
             if (scalar is None) == (many is None):
-                raise validation_error(f"Feature {name} needs exactly one of ValueAsString or ValueAsStringList")
+                raise ValidationException(f"Feature {name} needs exactly one of ValueAsString or ValueAsStringList")
             if name in collections:
                 if many is None:
-                    raise validation_error(f"Feature {name} is a {collections[name]}: use ValueAsStringList")
+                    raise ValidationException(f"Feature {name} is a {collections[name]}: use ValueAsStringList")
                 for element in many:
                     check_scalar(element, kind, name)
                 values[name] = list(many)
             else:
                 if scalar is None:
-                    raise validation_error(f"Feature {name} is not a collection: use ValueAsString")
+                    raise ValidationException(f"Feature {name} is not a collection: use ValueAsString")
                 check_scalar(scalar, kind, name)
                 values[name] = scalar
         if complete:
             for required in (group.record_identifier, group.event_time):
                 if not values.get(required):
-                    raise validation_error(f"The record must contain a value for {required}")
+                    raise ValidationException(f"The record must contain a value for {required}")
         return values
 
     def targets(self, group: FeatureGroup, requested: Sequence[str] | None) -> set[str]:
@@ -246,7 +245,7 @@ class FeatureStoreBackend:
             return enabled
         for store in requested:
             if store not in enabled:
-                raise validation_error(f"{store} is not enabled for FeatureGroup {group.name}")
+                raise ValidationException(f"{store} is not enabled for FeatureGroup {group.name}")
         return set(requested)
 
     def _offline_row(self, group: FeatureGroup, values: Values, event_seconds: float, deleted: bool) -> bytes:
@@ -283,12 +282,12 @@ class FeatureStoreBackend:
     def get_records(self, group: FeatureGroup, record_ids: Sequence[str], names: Sequence[str] | None) -> dict[str, tuple[StoredRecord, list[dict[str, Any]]]]:
         """Visible online records by id, each with its Record (projected on `names`, nulls left out)."""
         if not group.online_enabled:
-            raise validation_error(f"The online store is not enabled for FeatureGroup {group.name}")
+            raise ValidationException(f"The online store is not enabled for FeatureGroup {group.name}")
         order = list(group.types)
         if names:
             unknown = [n for n in names if n not in group.types]
             if unknown:
-                raise validation_error(f"Features {', '.join(unknown)} are not defined in FeatureGroup {group.name}")
+                raise ValidationException(f"Features {', '.join(unknown)} are not defined in FeatureGroup {group.name}")
             order = [n for n in order if n in set(names)]
         if len(record_ids) == 1:  # the GetRecord path: a point lookup
             one = self.online.get(group.name, record_ids[0])
@@ -323,7 +322,7 @@ class FeatureStoreBackend:
             return
         if mode == "HardDelete":
             if self.online.hard_delete(group.name, rid, event_seconds, marker) is False:
-                raise validation_error("EventTime: the delete's EventTime is older than the stored record's; nothing was deleted")
+                raise ValidationException("EventTime: the delete's EventTime is older than the stored record's; nothing was deleted")
         else:
             self.online.soft_delete(group.name, rid, event_seconds, kept, marker)
         if marker is not None:
@@ -333,24 +332,24 @@ class FeatureStoreBackend:
                       target_stores: Sequence[str] | None, ttl: dict[str, Any] | None) -> None:
         """Partial update of an existing online record (Standard_V2 / InMemory stores only)."""
         if (group.online_config or {}).get("StorageType") not in ("Standard_V2", "InMemory"):
-            raise validation_error("UpdateRecord needs an online store of StorageType Standard_V2 or InMemory")
+            raise ValidationException("UpdateRecord needs an online store of StorageType Standard_V2 or InMemory")
         if len(features) > 100:
-            raise validation_error("UpdateRecord accepts at most 100 features per call")
+            raise ValidationException("UpdateRecord accepts at most 100 features per call")
         changes = self.parse_values(group, features, complete=False)
         if changes.get(group.record_identifier, rid) != rid:
-            raise validation_error("Features must not change the record identifier")
+            raise ValidationException("Features must not change the record identifier")
         if ttl and group.event_time not in changes:
-            raise validation_error("TtlDuration needs the event time feature among Features")
+            raise ValidationException("TtlDuration needs the event time feature among Features")
         stores = self.targets(group, target_stores)
 
         def merge(current: StoredRecord | None) -> tuple[StoredRecord, bytes | None]:
             if current is None or not current.visible(time.time()):
-                raise runtime_not_found(f"Record {rid} does not exist in FeatureGroup {group.name}")
+                raise ResourceNotFound(f"Record {rid} does not exist in FeatureGroup {group.name}")
             event_seconds = current.event_time
             if group.event_time in changes:
                 event_seconds = parse_event_time(changes[group.event_time], group.types[group.event_time], group.event_time)
                 if event_seconds < current.event_time:
-                    raise AwsError("ConflictException", "EventTime is older than the record's current EventTime", 409)
+                    raise ConflictException("EventTime is older than the record's current EventTime")
             expires = event_seconds + (ttl_seconds(ttl) or 0) if ttl else current.expires_at
             merged = replace(current, features={**current.features, **changes}, event_time=event_seconds, expires_at=expires)
             offline = self._offline_row(group, merged.features, event_seconds, deleted=False) if OFFLINE in stores else None
@@ -383,9 +382,9 @@ class FeatureStoreBackend:
         unknown = [c for c in frame.columns if c not in group.types]
         missing = [c for c in (group.record_identifier, group.event_time) if c not in frame.columns]
         if unknown or missing:
-            raise validation_error(f"Columns not in FeatureGroup {group.name}: {unknown}; required but missing: {missing}")
+            raise ValidationException(f"Columns not in FeatureGroup {group.name}: {unknown}; required but missing: {missing}")
         if group.collections:
-            raise validation_error("The bulk path does not take collection features; use PutRecord")
+            raise ValidationException("The bulk path does not take collection features; use PutRecord")
         event = pl.col(group.event_time)
         if group.types[group.event_time] == "String":
             seconds = event.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", strict=False).dt.epoch("us") / 1e6
@@ -399,9 +398,9 @@ class FeatureStoreBackend:
                 .collect()
             )
         except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as err:
-            raise validation_error(f"A column does not hold its feature type: {str(err)[:200]}") from None
+            raise ValidationException(f"A column does not hold its feature type: {str(err)[:200]}") from None
         if frame[EVENT_SECONDS].null_count() or frame[group.record_identifier].null_count():
-            raise validation_error(f"Every row needs a valid {group.event_time} and {group.record_identifier}")
+            raise ValidationException(f"Every row needs a valid {group.event_time} and {group.record_identifier}")
         offline_frame = None
         if group.offline_enabled:
             schema = offline_schema(group)

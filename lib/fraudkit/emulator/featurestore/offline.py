@@ -27,7 +27,7 @@ import polars as pl
 
 from fraudkit.emulator.featurestore.groups import FeatureGroup
 from fraudkit.emulator.featurestore.online import OnlineStore
-from fraudkit.storage import local_object_path
+from fraudkit.emulator.s3 import object_path
 
 FLUSH_ROWS = 20_000
 QUEUED_FRAME_ROWS = 5_000
@@ -65,7 +65,7 @@ class OfflineStore:
 
     def data_dir(self, group: FeatureGroup) -> Path:
         assert group.offline_config is not None
-        return local_object_path(self.emulator_dir, group.offline_config["S3StorageConfig"]["ResolvedOutputS3Uri"])
+        return object_path(self.emulator_dir, group.offline_config["S3StorageConfig"]["ResolvedOutputS3Uri"])
 
     def queued(self, rows: int = 1) -> None:
         """Count rows the database queued; a full batch wakes the flusher instead of waiting for the timer."""

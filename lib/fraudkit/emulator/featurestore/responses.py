@@ -7,7 +7,8 @@ import binascii
 import time
 from typing import Any
 
-from fraudkit.emulator.core import AwsError, RequestContext, not_found, operation, validation_error
+from fraudkit.emulator.core import RequestContext, operation
+from fraudkit.emulator.exceptions import REST_PLANE, AwsError, ResourceNotFound, ValidationException
 from fraudkit.emulator.featurestore.groups import FeatureGroup, iso_time
 from fraudkit.emulator.featurestore.models import FeatureStoreBackend
 
@@ -32,14 +33,14 @@ def _decode_token(token: str | None) -> str | None:
     try:
         return base64.urlsafe_b64decode(token.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise validation_error("The NextToken is not valid") from None
+        raise ValidationException("The NextToken is not valid") from None
 
 
 def _offset_token(token: str | None) -> int:
     """A list position carried in a NextToken (ValidationException when it is not one of ours)."""
     decoded = _decode_token(token) or "0"
     if not decoded.isdigit():
-        raise validation_error("The NextToken is not valid")
+        raise ValidationException("The NextToken is not valid")
     return int(decoded)
 
 
@@ -142,7 +143,7 @@ def describe_feature_metadata(ctx: RequestContext, params: dict[str, Any]) -> di
     group = _store(ctx).group(params["FeatureGroupName"])
     feature = params["FeatureName"]
     if feature not in group.types:
-        raise not_found(f"Feature {feature} is not in FeatureGroup {group.name}")
+        raise ResourceNotFound(f"Feature {feature} is not in FeatureGroup {group.name}")
     meta = group.feature_metadata.get(feature, {})
     return {
         "FeatureGroupArn": group.arn,
@@ -195,7 +196,7 @@ def batch_get_record(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     identifiers = params["Identifiers"]
     total = sum(len(i["RecordIdentifiersValueAsString"]) for i in identifiers)
     if total > MAX_BATCH_IDENTIFIERS:
-        raise validation_error(f"BatchGetRecord takes at most {MAX_BATCH_IDENTIFIERS} record identifiers in total")
+        raise ValidationException(f"BatchGetRecord takes at most {MAX_BATCH_IDENTIFIERS} record identifiers in total")
     records, errors = [], []
     for identifier in identifiers:
         name, ids = identifier["FeatureGroupName"], identifier["RecordIdentifiersValueAsString"]
@@ -203,9 +204,8 @@ def batch_get_record(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
             group = store.group(name, runtime=True)
             found = store.get_records(group, ids, identifier.get("FeatureNames"))
         except AwsError as err:
-            code = "ValidationError" if err.code == "ValidationException" else err.code
             errors += [
-                {"FeatureGroupName": name, "RecordIdentifierValueAsString": rid, "ErrorCode": code, "ErrorMessage": err.message}
+                {"FeatureGroupName": name, "RecordIdentifierValueAsString": rid, "ErrorCode": err.code_on(REST_PLANE), "ErrorMessage": err.message}
                 for rid in ids
             ]
             continue
@@ -233,8 +233,7 @@ def batch_write_record(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
             ttl = entry.get("TtlDuration") or params.get("TtlDuration")
             store.put_record(group, entry["Record"], entry.get("TargetStores"), ttl)
         except AwsError as err:
-            code = "ValidationError" if err.code == "ValidationException" else err.code
-            errors.append({"Entry": entry, "ErrorCode": code, "ErrorMessage": err.message})
+            errors.append({"Entry": entry, "ErrorCode": err.code_on(REST_PLANE), "ErrorMessage": err.message})
     return {"Errors": errors, "UnprocessedEntries": []}
 
 
@@ -267,7 +266,7 @@ def list_records(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     store = _store(ctx)
     group = store.group(params["FeatureGroupName"], runtime=True)
     if not group.online_enabled:
-        raise validation_error(f"The online store is not enabled for FeatureGroup {group.name}")
+        raise ValidationException(f"The online store is not enabled for FeatureGroup {group.name}")
     limit = params.get("MaxResults", DEFAULT_RECORD_RESULTS)
     ids = store.online.list_ids(
         group.name, _decode_token(params.get("NextToken")), limit + 1, params.get("IncludeSoftDeletedRecords", False), time.time()
