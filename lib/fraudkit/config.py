@@ -8,7 +8,6 @@ changes only how clients are built and where names resolve; everything else is s
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -59,19 +58,29 @@ def read_service_record(path: Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def process_alive(pid: int) -> bool:
-    """Whether process `pid` runs; a zombie child of ours is reaped and counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
+ServiceName = Literal["emulator", "broker"]
+# each service's files are `<state_dir>/<service>/<stem>.json` (its record) and `<stem>.log`
+_SERVICE_FILE_STEMS: dict[ServiceName, str] = {"emulator": "server", "broker": "broker"}
+
+
+@dataclass(frozen=True)
+class ServiceFiles:
+    """Where one background service keeps its state, record and log: the one rule for these paths.
+
+    The record (JSON: pid, port, the process's identity ...) exists while the service runs; Settings
+    reads it to find the service, `fraudkit.background` to check and stop it.
+    """
+
+    service: ServiceName
+    directory: Path
+    record: Path
+    log: Path
+
+
+def service_files(state_dir: Path, service: ServiceName) -> ServiceFiles:
+    directory = Path(state_dir) / service
+    stem = _SERVICE_FILE_STEMS[service]
+    return ServiceFiles(service, directory, directory / f"{stem}.json", directory / f"{stem}.log")
 
 
 def settings_arguments() -> argparse.ArgumentParser:
@@ -183,18 +192,18 @@ class Settings:
 
     @property
     def emulator_dir(self) -> Path:
-        return self.state_dir / "emulator"
+        return service_files(self.state_dir, "emulator").directory
 
     @property
     def broker_dir(self) -> Path:
-        return self.state_dir / "broker"
+        return service_files(self.state_dir, "broker").directory
 
     @property
     def emulator_url(self) -> str:
         """FRAUDKIT_EMULATOR_URL, else the running server recorded in state_dir, else the default port."""
         if url := os.environ.get("FRAUDKIT_EMULATOR_URL"):
             return url
-        running = read_service_record(self.emulator_dir / "server.json")
+        running = read_service_record(service_files(self.state_dir, "emulator").record)
         if running and "url" in running:
             return str(running["url"])
         return f"http://127.0.0.1:{self.emulator_port}"
@@ -204,7 +213,7 @@ class Settings:
         """The configured bootstrap servers, else the kit's own broker recorded in state_dir."""
         if self.bootstrap_servers:
             return self.bootstrap_servers
-        running = read_service_record(self.broker_dir / "broker.json")
+        running = read_service_record(service_files(self.state_dir, "broker").record)
         if running and "bootstrap_servers" in running:
             return str(running["bootstrap_servers"])
         raise SettingsError(

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fraudkit.config import Settings, process_alive
+from fraudkit.background import is_running
+from fraudkit.config import Settings
 from fraudkit.services import ensure_local_services, probe_services, remove_local_state, running_services
 
 pytestmark = pytest.mark.integration
@@ -26,6 +27,9 @@ def test_up_status_down_round_trip(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         records = running_services(state_dir)
         assert set(records) == {"emulator", "broker"}
+        # each record names its process by identity, the emulator's written by the server itself
+        assert "fraudkit.emulator" in records["emulator"]["identity"]["cmdline"]
+        assert records["broker"]["identity"]["cmdline"][1:3] == ["broker", "--listener-url"]
         assert "emulator: running at http://127.0.0.1:" in up.stdout and "broker: running at 127.0.0.1:" in up.stdout
         # a notebook calling ensure_local_services reuses the running processes instead of starting new ones
         settings = Settings.load(backend="local", scale="tiny", state_dir=state_dir)
@@ -37,7 +41,7 @@ def test_up_status_down_round_trip(tmp_path: Path) -> None:
         down = _services_cli("down", "--state-dir", str(state_dir))
         assert down.returncode == 0 and down.stdout.strip() == "stopped: emulator, broker"
         assert running_services(state_dir) == {}
-        assert not any(process_alive(int(r["pid"])) for r in records.values())
+        assert not any(is_running(r) for r in records.values())
     finally:
         _services_cli("down", "--state-dir", str(state_dir))
 
@@ -49,4 +53,4 @@ def test_remove_local_state_stops_services_and_deletes_the_state_dir(tmp_path: P
     assert set(records) == {"emulator"}
     assert remove_local_state(settings) == ["emulator"]
     assert not settings.state_dir.exists()
-    assert not process_alive(int(records["emulator"]["pid"]))
+    assert not is_running(records["emulator"])

@@ -22,15 +22,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import orjson
 import polars as pl
 import psutil
 
-from fraudkit.config import Settings, read_service_record
+from fraudkit.background import is_running
+from fraudkit.config import ServiceName, Settings, read_service_record, service_files
 from fraudkit.heap import long_lived_objects_frozen
 from fraudkit.streaming.broker import create_topics, delete_topics
 from fraudkit.streaming.pipeline import TopicTail, prepare
@@ -157,13 +159,30 @@ def stop_stage(process: subprocess.Popen[bytes]) -> float:
         return 0.0
 
 
+@contextlib.contextmanager
+def running_stages(settings: Settings, batch_size: int, cpu_s: dict[str, float]) -> Iterator[None]:
+    """The aggregator and the scorer running as child processes for the `with` block.
+
+    Each started stage is stopped on the way out (its CPU seconds go into `cpu_s`), also when a later
+    one fails to start: a scorer that does not come up must not leave the aggregator running.
+    """
+    stages: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name in ("aggregator", "scorer"):
+            stages[name] = start_stage(settings, name, batch_size)
+        yield
+    finally:
+        for name, process in stages.items():
+            cpu_s[name] = stop_stage(process)
+
+
 def service_processes(settings: Settings) -> dict[str, psutil.Process]:
     """The local emulator and broker processes (none on aws or when the broker is someone else's)."""
     found = {}
     if settings.backend == "local":
-        for name, path in (("emulator", settings.emulator_dir / "server.json"), ("broker", settings.broker_dir / "broker.json")):
-            record = read_service_record(path)
-            if record is not None:
+        for name in get_args(ServiceName):
+            record = read_service_record(service_files(settings.state_dir, name).record)
+            if record is not None and is_running(record):
                 with contextlib.suppress(psutil.Error):
                     found[name] = psutil.Process(int(record["pid"]))
     return found
@@ -213,25 +232,23 @@ def _measure(run: Settings, rate: float, seconds: float, batch_size: int, progre
 
     frame = read_transactions(ensure_dataset("cards", run) / "transactions.parquet", limit=int(rate * seconds))
     report = LoadReport(rate=rate, seconds=seconds, batch_size=batch_size)
-    stages = {name: start_stage(run, name, batch_size) for name in ("aggregator", "scorer")}
-    services = service_processes(run)
-    services_before = {name: cpu_seconds(process) for name, process in services.items()}
-    cpu_before = time.process_time()
-    try:
-        # latency comes from the decisions' own timestamps, so this reader may fetch lazily: fewer, fuller
-        # fetches leave the broker's CPU to the pipeline
-        tail = TopicTail(run, run.decisions_topic, from_beginning=True, fetch_min_bytes=1 << 20, fetch_max_wait_ms=200)
-        dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
-        producing = threading.Thread(target=_produce_into, args=(run, frame, rate, progress, report), daemon=True)
-        producing.start()
-        _collect(tail, dead, frame, producing, report)
-        producing.join()
-        tail.close()
-        dead.close()
-    finally:
-        report.cpu_s["load (producer, reader)"] = time.process_time() - cpu_before
-        for name, process in stages.items():
-            report.cpu_s[name] = stop_stage(process)
+    with running_stages(run, batch_size, report.cpu_s):
+        services = service_processes(run)
+        services_before = {name: cpu_seconds(process) for name, process in services.items()}
+        cpu_before = time.process_time()
+        try:
+            # latency comes from the decisions' own timestamps, so this reader may fetch lazily: fewer, fuller
+            # fetches leave the broker's CPU to the pipeline
+            tail = TopicTail(run, run.decisions_topic, from_beginning=True, fetch_min_bytes=1 << 20, fetch_max_wait_ms=200)
+            dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
+            producing = threading.Thread(target=_produce_into, args=(run, frame, rate, progress, report), daemon=True)
+            producing.start()
+            _collect(tail, dead, frame, producing, report)
+            producing.join()
+            tail.close()
+            dead.close()
+        finally:
+            report.cpu_s["load (producer, reader)"] = time.process_time() - cpu_before
     for name, process in services.items():
         report.cpu_s[name] = cpu_seconds(process) - services_before[name]
     return report.summary()
