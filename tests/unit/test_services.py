@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,32 @@ def test_status_of_an_empty_state_dir_reports_nothing_running(
 def test_down_with_nothing_running_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["down", "--state-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == "stopped: nothing was running"
+
+
+def test_down_never_signals_an_unrelated_process_holding_a_recorded_pid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a crash or a reboot the recorded pids can belong to the user's own processes."""
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        records = {
+            # written by an older kit: no identity to check the pid by
+            "emulator/server.json": {"pid": bystander.pid, "port": 4580, "url": "http://127.0.0.1:4580"},
+            # the same pid, but a process started at another time, in another boot
+            "broker/broker.json": {
+                "pid": bystander.pid, "port": 9092, "bootstrap_servers": "127.0.0.1:9092",
+                "identity": {"boot_id": "another-boot", "start_ticks": 1, "cmdline": ["sleep", "60"]},
+            },
+        }
+        for name, record in records.items():
+            (tmp_path / name).parent.mkdir(parents=True)
+            (tmp_path / name).write_text(json.dumps(record))
+        with caplog.at_level(logging.WARNING):
+            assert main(["down", "--state-dir", str(tmp_path)]) == 0
+        assert bystander.poll() is None, "services down signalled an unrelated process"
+        assert capsys.readouterr().out.strip() == "stopped: nothing was running"
+        assert caplog.text.count("removed the stale record, signalled nothing") == 2
+        assert not any((tmp_path / name).exists() for name in records)
+    finally:
+        bystander.kill()
+        bystander.wait()

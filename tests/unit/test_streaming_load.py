@@ -1,9 +1,18 @@
-"""The load test's summary: figures from Kafka timestamps alone, for a pipeline that keeps up and one that does not."""
+"""The load harness: its summary comes from Kafka timestamps alone, and it leaves no stage process behind."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+from pathlib import Path
+
+import polars as pl
 import pytest
+from fraudkit.config import Settings
+from fraudkit.streaming import load
 from fraudkit.streaming.load import LoadReport
+
+import data_gen
 
 START_MS = 1_800_000_000_000
 
@@ -44,3 +53,27 @@ def test_lost_and_duplicated_decisions_are_counted() -> None:
     run.decisions += 2  # two decisions written twice
     summary = run.summary()
     assert (summary["lost"], summary["duplicated"]) == (3, 2)
+
+
+def test_a_scorer_that_fails_to_start_does_not_leave_the_aggregator_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start_stage(settings: Settings, stage: str, batch_size: int) -> subprocess.Popen[bytes]:
+        if stage == "scorer":
+            raise RuntimeError("the scorer stage did not start (exit 1)")
+        started.append(subprocess.Popen(["sleep", "60"], stdout=subprocess.PIPE))
+        return started[-1]
+
+    monkeypatch.setattr(load, "start_stage", start_stage)
+    monkeypatch.setattr(data_gen, "ensure_dataset", lambda kind, settings: tmp_path)
+    monkeypatch.setattr(load, "read_transactions", lambda path, limit: pl.DataFrame({"tid": ["t0"]}))
+    try:
+        with pytest.raises(RuntimeError, match="scorer stage did not start"):
+            load._measure(Settings(backend="local", state_dir=tmp_path), rate=10.0, seconds=1.0, batch_size=1, progress=False)
+        assert [process.poll() for process in started] == [-signal.SIGTERM]
+    finally:
+        for process in started:
+            process.kill()
+            process.wait()
