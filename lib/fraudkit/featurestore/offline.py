@@ -4,6 +4,15 @@ Each feature group becomes a DuckDB view over its offline-store Parquet files (h
 year/month/day/hour included), named like the group. On the local backend the files live under
 the emulator's S3 directory and the emulator is asked to flush its buffered rows first; on aws the
 view reads the group's ResolvedOutputS3Uri through DuckDB's httpfs extension.
+
+The offline store is append-only, on AWS as in the emulator: every PutRecord and DeleteRecord adds a
+row, so a replayed put (a stream stage redoing its last batch after a restart, a re-run ingestion)
+leaves two rows with the same record id and event time, told apart only by `api_invocation_time`
+and `write_time`. The views of `offline_connection` show these raw rows, as Athena's table does.
+The reads meant for training de-duplicate the way AWS documents for its "latest snapshot" query and
+the SageMaker SDK's dataset builder: `latest_snapshot` keeps one row per record id, and
+`point_in_time_join` one row per (record id, event time), the newest by `api_invocation_time`, then
+`write_time`.
 """
 
 from __future__ import annotations
@@ -22,7 +31,11 @@ from fraudkit.featurestore.admin import describe
 from fraudkit.storage import local_object_path
 
 DUCKDB_TYPES = {"Integral": "BIGINT", "Fractional": "DOUBLE", "String": "VARCHAR"}
-ADDED_COLUMNS = (("write_time", "TIMESTAMPTZ"), ("api_invocation_time", "TIMESTAMPTZ"), ("is_deleted", "BOOLEAN"))
+ADDED_COLUMNS = (
+    ("write_time", "TIMESTAMPTZ"),
+    ("api_invocation_time", "TIMESTAMPTZ"),
+    ("is_deleted", "BOOLEAN"),
+)
 
 
 def _quote(identifier: str) -> str:
@@ -59,7 +72,11 @@ def offline_source(settings: Settings, group: dict[str, Any]) -> str | None:
 
 
 def offline_connection(settings: Settings, names: Sequence[str]) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with one view per feature group (named like the group) over its offline store."""
+    """A DuckDB connection with one view per feature group (named like the group) over its offline store.
+
+    The views hold every row ever written, replays and superseded writes included (see the module
+    docstring); query through `latest_snapshot` or `point_in_time_join` to get one row per record.
+    """
     if settings.backend == "local":
         flush_local(settings)
     con = duckdb.connect()
@@ -84,7 +101,9 @@ def offline_connection(settings: Settings, names: Sequence[str]) -> duckdb.DuckD
 def _event_timestamp(group: dict[str, Any]) -> str:
     """SQL turning the group's event time feature into a TIMESTAMPTZ."""
     column = _quote(group["EventTimeFeatureName"])
-    kind = {d["FeatureName"]: d["FeatureType"] for d in group["FeatureDefinitions"]}[group["EventTimeFeatureName"]]
+    kind = {d["FeatureName"]: d["FeatureType"] for d in group["FeatureDefinitions"]}[
+        group["EventTimeFeatureName"]
+    ]
     if kind == "Fractional":
         return f"to_timestamp({column})"
     return f"CAST({column} AS TIMESTAMPTZ)"
@@ -92,7 +111,10 @@ def _event_timestamp(group: dict[str, Any]) -> str:
 
 def latest_snapshot(settings: Settings, name: str, as_of: dt.datetime | None = None) -> pl.DataFrame:
     """One row per record id: its newest record (by event time, then api_invocation_time, write_time),
-    deleted ones left out, as of `as_of` (event time) if given — the documented Athena query."""
+    deleted ones left out, as of `as_of` (event time) if given — the documented Athena query.
+
+    Replayed puts, which the append-only offline store keeps as extra rows, collapse to one row here.
+    """
     group = _group(settings, name)
     con = offline_connection(settings, [name])
     record_id = _quote(group["RecordIdentifierFeatureName"])
@@ -121,12 +143,18 @@ def point_in_time_join(
     """Each event row with the group's features as they were at the event's time (no future leakage).
 
     For every event (e.g. a labelled transaction) the latest feature record of the same id whose
-    event time is <= the event's time; a later delete marker before the event yields nulls.
+    event time is <= the event's time; a later delete marker before the event yields nulls. The
+    offline rows are first reduced to one per (record id, event time), the last written (newest
+    api_invocation_time, then write_time), as the SageMaker SDK's dataset builder does: the ASOF join
+    gives each event one row, and without this reduction that row would be any of a record's
+    duplicates, an older write included.
     """
     group = _group(settings, name)
     con = offline_connection(settings, [name])
     record_id = group["RecordIdentifierFeatureName"]
-    wanted = [f for f in (features or [d["FeatureName"] for d in group["FeatureDefinitions"]]) if f != record_id]
+    wanted = [
+        f for f in (features or [d["FeatureName"] for d in group["FeatureDefinitions"]]) if f != record_id
+    ]
     con.register("events", events.with_row_index("__event_row"))
     picked = ", ".join(f"f.{_quote(f)}" for f in wanted)
     sql = f"""
