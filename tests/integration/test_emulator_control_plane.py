@@ -67,7 +67,7 @@ def test_offline_store_config_is_resolved_like_the_service(emulator, sagemaker_c
         {"FeatureDefinitions": [*CARD_DEFINITIONS, {"FeatureName": "num_trans", "FeatureType": "String"}]},
         {"OnlineStoreConfig": None},  # neither store
         {"OnlineStoreConfig": {"EnableOnlineStore": False}},
-        {"OfflineStoreConfig": {"S3StorageConfig": {"S3Uri": "s3://b/p"}}},  # no RoleArn
+        {"OfflineStoreConfig": {"S3StorageConfig": {"S3Uri": "s3://test-bucket/p"}}},  # no RoleArn
         {"FeatureGroupName": "bad_name-"},
         {"FeatureGroupName": "x" * 65},
         {"FeatureDefinitions": [{"FeatureName": "cc_num", "FeatureType": "Text"}]},

@@ -209,7 +209,7 @@ def test_records_survive_a_restart(tmp_path: Path) -> None:
             EventTimeFeatureName="trans_time",
             FeatureDefinitions=[{"FeatureName": "cc_num", "FeatureType": "String"}, {"FeatureName": "trans_time", "FeatureType": "Fractional"}],
             OnlineStoreConfig={"EnableOnlineStore": True},
-            OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://b/p"}},
+            OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://test-bucket/p"}},
             RoleArn="arn:aws:iam::000000000000:role/r",
         )
         wait_for_status(settings_, "durable", "Created", timeout=10)
@@ -258,7 +258,7 @@ def test_acknowledged_writes_reach_the_offline_store_after_a_crash(tmp_path: Pat
     settings_ = Settings.load(backend="local", state_dir=tmp_path, emulator_port=record_["port"])
     sagemaker = settings_.client("sagemaker")
     sagemaker.create_feature_group(**feature_group_request(
-        "crashy", OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://b/p"}}, RoleArn="arn:aws:iam::000000000000:role/r"
+        "crashy", OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://test-bucket/p"}}, RoleArn="arn:aws:iam::000000000000:role/r"
     ))
     wait_for_status(settings_, "crashy", "Created", timeout=10)
     runtime = settings_.client("sagemaker-featurestore-runtime")
@@ -324,18 +324,18 @@ def raw_exchange(settings_: Settings, request: bytes) -> str:
 @pytest.mark.parametrize("length", ["-5", "ten", "1e3", "\u00b2"])  # the last is a digit to str.isdigit
 def test_bad_content_length_is_400(emulator, length) -> None:
     header = f"Content-Length: {length}".encode("latin-1")  # how http.server decodes header bytes
-    answer = raw_exchange(emulator, b"PUT /FeatureGroup/x HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n{}")
+    answer = raw_exchange(emulator, b"PUT /FeatureGroup/x HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"\r\n\r\n{}")
     assert answer.startswith("HTTP/1.1 400") and "SerializationException" in answer
 
 
 def test_chunked_bodies_are_refused_with_411(emulator) -> None:
-    chunked = b"PUT /FeatureGroup/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    chunked = b"PUT /FeatureGroup/x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
     answer = raw_exchange(emulator, chunked)
     assert answer.startswith("HTTP/1.1 411") and answer.count("HTTP/1.1") == 1, "the chunks are not read as a request"
 
 
 def test_head_answers_carry_no_body(emulator) -> None:
-    pipelined = b"HEAD /_fraudkit/health HTTP/1.1\r\nHost: x\r\n\r\nGET /_fraudkit/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    pipelined = b"HEAD /_fraudkit/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /_fraudkit/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     head, _, rest = raw_exchange(emulator, pipelined).partition("\r\n\r\n")
     assert head.startswith("HTTP/1.1 ") and rest.startswith("HTTP/1.1 200"), "the next answer follows the HEAD's headers"
 
@@ -369,7 +369,7 @@ def test_concurrent_partial_updates_of_one_record_lose_nothing(emulator, new_fea
 
 
 def test_a_known_path_with_another_method_is_405_an_unknown_path_404(emulator) -> None:
-    wrong_method = raw_exchange(emulator, b"PATCH /FeatureGroup/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-    unknown_path = raw_exchange(emulator, b"GET /no/such/route HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    wrong_method = raw_exchange(emulator, b"PATCH /FeatureGroup/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
+    unknown_path = raw_exchange(emulator, b"GET /no/such/route HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
     assert wrong_method.startswith("HTTP/1.1 405") and "UnknownOperationException" in wrong_method
     assert unknown_path.startswith("HTTP/1.1 404") and "UnknownOperationException" in unknown_path

@@ -97,7 +97,7 @@ def test_undeploy_removes_endpoint_config_and_model(emulator: Settings, tmp_path
 
 def test_a_failed_endpoint_is_replaced_by_the_next_deploy(emulator: Settings, tmp_path: Path) -> None:
     sagemaker = emulator.client("sagemaker")
-    sagemaker.create_model(ModelName="broken", PrimaryContainer={"Image": "xgboost", "ModelDataUrl": "s3://b/none.tar.gz"})
+    sagemaker.create_model(ModelName="broken", PrimaryContainer={"Image": "xgboost", "ModelDataUrl": "s3://test-bucket/none.tar.gz"})
     sagemaker.create_endpoint_config(
         EndpointConfigName="broken-config", ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "broken"}]
     )

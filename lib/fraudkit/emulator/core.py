@@ -78,6 +78,18 @@ class EmulatorState:
                 self._backends[name] = _BACKEND_FACTORIES[name](self)
             return self._backends[name]
 
+    def problems(self) -> list[str]:
+        """What keeps the services from answering, for the health endpoint: every registered backend
+        is opened (a corrupt state file fails there) and asked for its own `problems()`."""
+        found = []
+        for name in sorted(_BACKEND_FACTORIES):
+            try:
+                check = getattr(self.backend(name), "problems", None)
+                found += [f"{name}: {problem}" for problem in (check() if callable(check) else [])]
+            except Exception as err:
+                found.append(f"{name}: the state under {self.state_dir} is unusable ({type(err).__name__}: {err})")
+        return found
+
     def close(self) -> None:
         for obj in self._backends.values():
             close = getattr(obj, "close", None)

@@ -50,10 +50,19 @@ class EndpointRegistry:
         self._db.commit()
         self._lock = threading.RLock()
         self._boosters: dict[str, xgb.Booster] = {}
+        # per endpoint, bumped by every activation and delete: an activation whose number is no longer
+        # current was overtaken (the endpoint deleted or redeployed while its model loaded) and changes nothing
+        self._generations: dict[str, int] = {}
         self._activations: list[threading.Thread] = []
         for record in self.list(ENDPOINT):
             if record["EndpointStatus"] in ("Creating", "Updating"):
                 self.activate(record["EndpointName"])
+
+    def problems(self) -> list[str]:
+        """None beyond a readable database (raises when it is not)."""
+        with self._lock:
+            self._db.execute("SELECT count(*) FROM resources").fetchone()
+        return []
 
     def arn(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{kind}/{name.lower()}"
@@ -98,6 +107,13 @@ class EndpointRegistry:
             self._db.commit()
             if kind == ENDPOINT:
                 self._boosters.pop(name.lower(), None)
+                self._next_generation(name)
+
+    def _next_generation(self, endpoint_name: str) -> int:
+        """A new activation number for the endpoint (caller holds the lock)."""
+        key = endpoint_name.lower()
+        generation = self._generations[key] = self._generations.get(key, 0) + 1
+        return generation
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -117,11 +133,13 @@ class EndpointRegistry:
 
     def activate(self, endpoint_name: str) -> None:
         """Load the endpoint's model in the background, then mark it InService (or Failed, with the reason)."""
-        thread = threading.Thread(target=self._activate, args=(endpoint_name,), daemon=True)
+        with self._lock:
+            generation = self._next_generation(endpoint_name)
+        thread = threading.Thread(target=self._activate, args=(endpoint_name, generation), daemon=True)
         self._activations = [t for t in self._activations if t.is_alive()] + [thread]
         thread.start()
 
-    def _activate(self, endpoint_name: str) -> None:
+    def _activate(self, endpoint_name: str, generation: int) -> None:
         time.sleep(self.ACTIVATION_SECONDS)
         record = self.get(ENDPOINT, endpoint_name)
         if record is None:
@@ -135,15 +153,17 @@ class EndpointRegistry:
             else:
                 record.update(EndpointStatus="Failed")
             record["FailureReason"] = reason
+            booster = None
         else:
-            with self._lock:
-                self._boosters[endpoint_name.lower()] = booster
             record.update(EndpointStatus="InService", ServingConfigName=record["EndpointConfigName"])
             record.pop("FailureReason", None)
         record["LastModifiedTime"] = time.time()
         with self._lock:
-            if self.get(ENDPOINT, endpoint_name) is not None:
-                self.put(ENDPOINT, endpoint_name, record)
+            if self._generations.get(endpoint_name.lower()) != generation:
+                return
+            if booster is not None:
+                self._boosters[endpoint_name.lower()] = booster
+            self.put(ENDPOINT, endpoint_name, record)
 
     def serving_booster(self, endpoint_name: str) -> xgb.Booster | None:
         """The loaded booster of an in-service endpoint (loaded on first use after a restart)."""
@@ -155,9 +175,11 @@ class EndpointRegistry:
         if record is None or "ServingConfigName" not in record:
             return None
         booster = self.load_booster(record["ServingConfigName"])
-        with self._lock:
-            self._boosters.setdefault(key, booster)
-        return booster
+        with self._lock:  # cached only if the endpoint still serves that config (not deleted meanwhile)
+            current = self.get(ENDPOINT, endpoint_name)
+            if current is None or current.get("ServingConfigName") != record["ServingConfigName"]:
+                return None
+            return self._boosters.setdefault(key, booster)
 
     def close(self) -> None:
         """Let pending activations finish (they write their status), then close the database."""

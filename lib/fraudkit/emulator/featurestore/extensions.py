@@ -1,6 +1,7 @@
 """fraudkit-specific routes beside the AWS API (under /_fraudkit/, never used by AWS clients).
 
-- `GET /_fraudkit/health`: readiness probe for the launcher.
+- `GET /_fraudkit/health`: readiness probe for the launcher: 200 `{"status": "ok"}`, or 503 with
+  the reasons when a service's state is unusable or its offline flushes keep failing.
 - `POST /_fraudkit/flush`: write buffered offline rows now (the offline query helper calls it) and
   say where the emulated S3 lives.
 - `POST /_fraudkit/bulk-ingest?FeatureGroupName=NAME`: the local bulk path. The body is an Arrow IPC
@@ -33,6 +34,10 @@ def _store(state: EmulatorState) -> FeatureStoreBackend:
 
 
 def health(req: HttpRequest, state: EmulatorState) -> HttpResponse:
+    problems = state.problems()
+    if problems:
+        body = orjson.dumps({"status": "unhealthy", "reasons": problems})
+        return HttpResponse(503, body, [("Content-Type", "application/json")])
     return _json({"status": "ok"})
 
 

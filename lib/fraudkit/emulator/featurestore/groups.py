@@ -20,8 +20,12 @@ MAX_FEATURES = 2500
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # yyyy-MM-ddTHH:mm:ssZ with an optional fraction, as PutRecord accepts for String event times
 ISO_EVENT_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
-INTEGRAL = re.compile(r"[+-]?\d+")
+# an Integral is a 64-bit integer: at most 19 digits after any leading zeros (longer strings are never
+# converted, as int() refuses strings past Python's digit limit)
+INTEGRAL = re.compile(r"([+-]?)0*(\d{1,19})")
 FRACTIONAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# 10000-01-01T00:00:00Z: event and expiry times must come before it (ISO-8601 has four-digit years)
+END_OF_TIME = 253402300800
 TTL_SECONDS = {"Seconds": 1, "Minutes": 60, "Hours": 3600, "Days": 86400, "Weeks": 604800}
 # How long the emulator reports the transitional statuses (Creating, Deleting) before settling.
 TRANSITION_SECONDS = 0.05
@@ -32,6 +36,21 @@ def ttl_seconds(ttl: dict[str, Any] | None) -> float | None:
     if not ttl or ttl.get("Unit") is None or ttl.get("Value") is None:
         return None
     return float(ttl["Value"] * TTL_SECONDS[ttl["Unit"]])
+
+
+def expiry(event_seconds: float, ttl: float | None) -> float | None:
+    """When a record with this event time and TTL (seconds) expires; a ValidationException when that
+    is past the year 9999, where no ExpiresAt could be written."""
+    if ttl is None:
+        return None
+    if event_seconds + ttl >= END_OF_TIME:
+        raise ValidationException(f"TtlDuration of {ttl:.0f} seconds makes the record expire after the year 9999")
+    return event_seconds + ttl
+
+
+def check_ttl(ttl: dict[str, Any] | None) -> None:
+    """A TtlDuration given to a feature group must leave room for an expiry time (see `expiry`)."""
+    expiry(0.0, ttl_seconds(ttl))
 
 
 def parse_event_time(text: str, feature_type: str, name: str) -> float:
@@ -51,7 +70,7 @@ def parse_event_time(text: str, feature_type: str, name: str) -> float:
     if not FRACTIONAL.fullmatch(text) or not math.isfinite(float(text)):
         raise ValidationException(f"Invalid value '{text[:64]}' for event time feature {name}: expected Unix seconds")
     seconds = float(text)
-    if not 0 <= seconds < 253402300800:  # 0000-... to 9999-12-31 in Unix seconds
+    if not 0 <= seconds < END_OF_TIME:
         raise ValidationException(f"Event time {text[:64]} of feature {name} is out of range")
     return seconds
 
@@ -62,9 +81,16 @@ def iso_time(seconds: float) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{stamp.microsecond // 1000:03d}Z"
 
 
+def integral(value: str) -> int | None:
+    """The integer an Integral wire string holds, or None when it is not one of at most 19 digits."""
+    match = INTEGRAL.fullmatch(value)
+    return None if match is None else int(match[1] + match[2])
+
+
 def check_scalar(value: str, feature_type: str, name: str) -> None:
     if feature_type == "Integral":
-        if not INTEGRAL.fullmatch(value) or not INT64_MIN <= int(value) <= INT64_MAX:
+        number = integral(value)
+        if number is None or not INT64_MIN <= number <= INT64_MAX:
             raise ValidationException(f"Invalid value '{value[:64]}' for feature {name} of type Integral")
     elif feature_type == "Fractional" and (not FRACTIONAL.fullmatch(value) or not math.isfinite(float(value))):
         raise ValidationException(f"Invalid value '{value[:64]}' for feature {name} of type Fractional")
@@ -73,7 +99,10 @@ def check_scalar(value: str, feature_type: str, name: str) -> None:
 def typed(value: str, feature_type: str) -> int | float | str:
     """A validated wire string as the offline store's column type (bigint, double, string)."""
     if feature_type == "Integral":
-        return int(value)
+        number = integral(value)
+        if number is None:
+            raise ValueError(f"{value[:64]!r} is not a checked Integral value")
+        return number
     if feature_type == "Fractional":
         return float(value)
     return value
@@ -152,6 +181,7 @@ def check_create_request(params: dict[str, Any]) -> None:
     """The CreateFeatureGroup rules that the input shape alone does not express."""
     definitions = params["FeatureDefinitions"]
     online = params.get("OnlineStoreConfig") or {}
+    check_ttl(online.get("TtlDuration"))
     check_definitions(definitions, set(), online.get("StorageType"))
     types = {d["FeatureName"]: d for d in definitions}
     for member in ("RecordIdentifierFeatureName", "EventTimeFeatureName"):

@@ -25,11 +25,14 @@ from fraudkit.emulator.exceptions import (
     ValidationException,
 )
 from fraudkit.emulator.featurestore.groups import (
+    END_OF_TIME,
     TRANSITION_SECONDS,
     FeatureGroup,
     check_create_request,
     check_definitions,
     check_scalar,
+    check_ttl,
+    expiry,
     parse_event_time,
     ttl_seconds,
     typed,
@@ -61,6 +64,11 @@ class FeatureStoreBackend:
         self.offline.close()
         self.online.close()
 
+    def problems(self) -> list[str]:
+        """Why the store cannot serve (its database unreadable, its offline flushes failing)."""
+        self.online.probe()
+        return self.offline.problems()
+
     # ------------------------------------------------------------------ control plane
     def arn(self, name: str) -> str:
         return f"arn:aws:sagemaker:{self.state.region}:{self.state.account_id}:feature-group/{name.lower()}"
@@ -69,8 +77,8 @@ class FeatureStoreBackend:
         check_create_request(params)
         name = params["FeatureGroupName"]
         now = math.floor(time.time() * 1000) / 1000  # the service's timestamps have millisecond precision
+        self._purge_deleted(now)
         with self._lock:
-            self._purge_deleted(now)
             if name in self._groups:
                 raise ResourceInUse(f"Resource Already Exists: FeatureGroup with name {name} already exists")
             online = dict(params["OnlineStoreConfig"]) if params.get("OnlineStoreConfig") else None
@@ -124,21 +132,39 @@ class FeatureStoreBackend:
         self.online.save_group(group.name, group.to_dict())
 
     def _purge_deleted(self, now: float) -> None:
-        """Finish deletions whose Deleting phase is over (caller holds the lock)."""
-        for name in [n for n, g in self._groups.items() if g.deleting_since and now - g.deleting_since >= TRANSITION_SECONDS]:
-            self.offline.flush(name)
-            self.online.drop_group(name)
-            del self._groups[name]
+        """Finish deletions whose Deleting phase is over (caller does not hold the lock).
+
+        A group's queued offline rows are written before it goes, outside the lock: a slow or failing
+        write must not hold up every other request. A failing one leaves the group Deleting, for a
+        later request to finish once the offline store's retry is due (the failure shows in health).
+        """
+        with self._lock:
+            due = [g for g in self._groups.values() if g.deleting_since and now - g.deleting_since >= TRANSITION_SECONDS]
+        for group in due:
+            if not self.offline.retry_due():
+                return
+            try:
+                self.offline.flush(group.name)
+            except Exception:  # logged and reported by the offline store
+                return
+            with self._lock:
+                if self._groups.get(group.name) is group:  # not purged (and re-created) meanwhile
+                    self.online.drop_group(group.name)
+                    del self._groups[group.name]
 
     def group(self, name_or_arn: str, *, runtime: bool = False) -> FeatureGroup:
         """The feature group by name or ARN; ResourceNotFound (404 on the runtime) when absent."""
+        self._purge_deleted(time.time())
+        with self._lock:
+            return self._lookup(name_or_arn, runtime)
+
+    def _lookup(self, name_or_arn: str, runtime: bool = False) -> FeatureGroup:
+        """`group` without finishing deletions, for callers holding the lock."""
         name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
         now = time.time()
-        with self._lock:
-            self._purge_deleted(now)
-            group = self._groups.get(name)
-            if group is None and name_or_arn.startswith("arn:"):
-                group = next((g for g in self._groups.values() if g.arn == name_or_arn), None)
+        group = self._groups.get(name)
+        if group is None and name_or_arn.startswith("arn:"):
+            group = next((g for g in self._groups.values() if g.arn == name_or_arn), None)
         if group is None or (runtime and group.status(now) == "Deleting"):
             message = f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}"
             raise ResourceNotFound(message)
@@ -147,13 +173,14 @@ class FeatureStoreBackend:
         return group
 
     def list_groups(self) -> list[FeatureGroup]:
+        self._purge_deleted(time.time())
         with self._lock:
-            self._purge_deleted(time.time())
             return list(self._groups.values())
 
     def update_group(self, params: dict[str, Any]) -> FeatureGroup:
+        self._purge_deleted(time.time())
         with self._lock:
-            group = self.group(params["FeatureGroupName"])
+            group = self._lookup(params["FeatureGroupName"])
             changes: dict[str, Any] = {"last_modified_time": time.time()}
             additions = params.get("FeatureAdditions")
             if additions:
@@ -167,6 +194,7 @@ class FeatureStoreBackend:
                 online = dict(group.online_config)
                 if "TtlDuration" in online_update:
                     ttl = online_update["TtlDuration"]
+                    check_ttl(ttl)
                     if ttl_seconds(ttl) is None:
                         online.pop("TtlDuration", None)
                     else:
@@ -181,14 +209,16 @@ class FeatureStoreBackend:
             return updated
 
     def delete_group(self, name: str) -> None:
+        self._purge_deleted(time.time())
         with self._lock:
-            group = self.group(name)
+            group = self._lookup(name)
             if group.deleting_since is None:
                 self._save(replace(group, deleting_since=time.time()))
 
     def update_feature_metadata(self, params: dict[str, Any]) -> None:
+        self._purge_deleted(time.time())
         with self._lock:
-            group = self.group(params["FeatureGroupName"])
+            group = self._lookup(params["FeatureGroupName"])
             feature = params["FeatureName"]
             if feature not in group.types:
                 raise ResourceNotFound(f"Feature {feature} is not in FeatureGroup {group.name}")
@@ -273,8 +303,7 @@ class FeatureStoreBackend:
         if ONLINE not in stores:
             self._queue_offline_only(group, offline_row)
             return
-        ttl_after = ttl_seconds(ttl) if ttl else group.default_ttl
-        expires = event_seconds + ttl_after if ttl_after is not None else None
+        expires = expiry(event_seconds, ttl_seconds(ttl) if ttl else group.default_ttl)
         self.online.put(group.name, values[group.record_identifier], event_seconds, values, expires, offline_row)
         if offline_row is not None:
             self.offline.queued()
@@ -322,7 +351,7 @@ class FeatureStoreBackend:
             return
         if mode == "HardDelete":
             if self.online.hard_delete(group.name, rid, event_seconds, marker) is False:
-                raise ValidationException("EventTime: the delete's EventTime is older than the stored record's; nothing was deleted")
+                raise ValidationException("EventTime: the delete's EventTime is not later than the stored record's; nothing was deleted")
         else:
             self.online.soft_delete(group.name, rid, event_seconds, kept, marker)
         if marker is not None:
@@ -350,7 +379,7 @@ class FeatureStoreBackend:
                 event_seconds = parse_event_time(changes[group.event_time], group.types[group.event_time], group.event_time)
                 if event_seconds < current.event_time:
                     raise ConflictException("EventTime is older than the record's current EventTime")
-            expires = event_seconds + (ttl_seconds(ttl) or 0) if ttl else current.expires_at
+            expires = expiry(event_seconds, ttl_seconds(ttl)) if ttl else current.expires_at
             merged = replace(current, features={**current.features, **changes}, event_time=event_seconds, expires_at=expires)
             offline = self._offline_row(group, merged.features, event_seconds, deleted=False) if OFFLINE in stores else None
             return merged, offline
@@ -371,7 +400,7 @@ class FeatureStoreBackend:
         rid_at = names.index(group.record_identifier)
         ttl = group.default_ttl
         return [
-            (values[rid_at], seconds, orjson.dumps(dict(zip(names, values, strict=True))), seconds + ttl if ttl else None)
+            (values[rid_at], seconds, orjson.dumps(dict(zip(names, values, strict=True))), expiry(seconds, ttl))
             for values, seconds in zip(
                 frame.select(pl.col(c).cast(pl.Utf8) for c in names).iter_rows(), frame[EVENT_SECONDS], strict=True
             )
@@ -399,8 +428,12 @@ class FeatureStoreBackend:
             )
         except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as err:
             raise ValidationException(f"A column does not hold its feature type: {str(err)[:200]}") from None
-        if frame[EVENT_SECONDS].null_count() or frame[group.record_identifier].null_count():
+        event_seconds = frame[EVENT_SECONDS]
+        if (event_seconds.null_count() or frame[group.record_identifier].null_count()
+                or not event_seconds.is_between(0, END_OF_TIME, closed="left").all()):
             raise ValidationException(f"Every row needs a valid {group.event_time} and {group.record_identifier}")
+        # checked (expiry times included) before anything is written
+        online_rows = self._online_rows(group, frame) if group.online_enabled else []
         offline_frame = None
         if group.offline_enabled:
             schema = offline_schema(group)
@@ -412,12 +445,11 @@ class FeatureStoreBackend:
                 pl.col(EVENT_SECONDS),
             )
             offline_frame = self.offline.queue_or_write(group, full)
-        online_rows = self.online.put_many(group.name, self._online_rows(group, frame) if group.online_enabled else [],
-                                           offline_frame)
+        online_count = self.online.put_many(group.name, online_rows, offline_frame)
         if offline_frame is not None:
             self.offline.queued(frame.height)
         offline_rows = frame.height if group.offline_enabled else 0
-        return {"OnlineRecords": online_rows, "OfflineRows": offline_rows}
+        return {"OnlineRecords": online_count, "OfflineRows": offline_rows}
 
 
 def _feature_value(name: str, value: Any) -> dict[str, Any]:

@@ -9,12 +9,16 @@ Parquet before the request returns, as they are batches already); a background t
 drains the queue into Parquet in batches (every FLUSH_SECONDS, sooner when FLUSH_ROWS are queued,
 before an offline query through the flush extension, and on shutdown), as the service batches its
 S3 writes. A crash between writing a file and dropping its rows from the queue can repeat rows in
-the offline store (at least once, like the service's own delivery), never lose them.
+the offline store (at least once, like the service's own delivery), never lose them. A failing flush
+(full disk, unwritable directory) leaves the rows queued: it is logged, retried with a bounded
+backoff, and reported by `problems()` (the health endpoint) until a flush succeeds again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import threading
 import time
 import uuid
@@ -32,10 +36,12 @@ from fraudkit.emulator.s3 import object_path
 FLUSH_ROWS = 20_000
 QUEUED_FRAME_ROWS = 5_000
 FLUSH_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0  # the longest wait between retries of a failing flush
 POLARS_TYPES: dict[str, pl.DataType] = {"Integral": pl.Int64(), "Fractional": pl.Float64(), "String": pl.Utf8()}
 EVENT_SECONDS = "__event_seconds"
 TIMESTAMP = pl.Datetime("us", "UTC")
 ADDED_COLUMNS = {"write_time": TIMESTAMP, "api_invocation_time": TIMESTAMP, "is_deleted": pl.Boolean()}
+log = logging.getLogger(__name__)
 
 
 def offline_schema(group: FeatureGroup) -> dict[str, pl.DataType]:
@@ -57,6 +63,9 @@ class OfflineStore:
         self._database = database
         self._group = group
         self._queued = 0
+        self._failures = 0  # consecutive failed flushes
+        self._failure = ""  # the last one's error
+        self._retry_at = 0.0  # time.monotonic() before which a failing flush is not retried
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -78,13 +87,38 @@ class OfflineStore:
         written = 0
         with self._write_lock:
             self._queued = 0
-            while rows := self._database.pending(name, FLUSH_ROWS):
-                written += self._write_groups((fg, orjson.loads(row)) for _, fg, row in rows)
-                self._database.drop_pending(name, rows[-1][0])
-            while frames := self._database.pending_frames(name, FLUSH_ROWS):
-                written += self._write_groups((fg, pl.read_ipc_stream(io.BytesIO(frame))) for _, fg, frame in frames)
-                self._database.drop_pending_frames(name, frames[-1][0])
+            try:
+                while rows := self._database.pending(name, FLUSH_ROWS):
+                    written += self._write_groups((fg, orjson.loads(row)) for _, fg, row in rows)
+                    self._database.drop_pending(name, rows[-1][0])
+                while frames := self._database.pending_frames(name, FLUSH_ROWS):
+                    written += self._write_groups((fg, pl.read_ipc_stream(io.BytesIO(frame))) for _, fg, frame in frames)
+                    self._database.drop_pending_frames(name, frames[-1][0])
+            except Exception as err:
+                self._failed(err)
+                raise
+            self._failures, self._failure = 0, ""
         return written
+
+    def _failed(self, err: Exception) -> None:
+        self._failures += 1
+        self._failure = f"{type(err).__name__}: {err}"
+        self._retry_at = time.monotonic() + self.retry_delay()
+        log.error("offline store flush failed (%d in a row; rows stay queued): %s", self._failures, self._failure)
+
+    def retry_delay(self) -> float:
+        """How long to wait before the next flush: the period, doubled per consecutive failure up to a bound."""
+        return min(FLUSH_SECONDS * 2 ** min(self._failures, 16), MAX_RETRY_SECONDS)
+
+    def retry_due(self) -> bool:
+        """Whether a flush may run now (always, unless the last one failed and its backoff is not over)."""
+        return not self._failures or time.monotonic() >= self._retry_at
+
+    def problems(self) -> list[str]:
+        """Why the offline store is not keeping up, for the health endpoint (empty when it is)."""
+        if not self._failures:
+            return []
+        return [f"offline store: {self._failures} flushes failed in a row, rows stay queued; last error: {self._failure}"]
 
     def _write_groups(self, queued: Iterable[tuple[str, Any]]) -> int:
         """One Parquet write per group for queued JSON rows or Arrow frames (rows of purged groups are dropped)."""
@@ -138,11 +172,18 @@ class OfflineStore:
         return frame.height
 
     def _flush_periodically(self) -> None:
+        """The flusher thread: survives any error of a flush (logged there) and retries with backoff."""
         while not self._stop.is_set():
-            self._wake.wait(FLUSH_SECONDS)
+            self._wake.wait(self.retry_delay())
             self._wake.clear()
-            if self._database.has_pending():
-                self.flush()
+            try:
+                pending = self.retry_due() and self._database.has_pending()
+            except Exception as err:
+                self._failed(err)
+                continue
+            if pending:
+                with contextlib.suppress(Exception):  # counted and logged by flush
+                    self.flush()
 
     def close(self) -> None:
         self._stop.set()

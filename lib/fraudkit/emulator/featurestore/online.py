@@ -90,6 +90,11 @@ class OnlineStore:
         with self._lock:
             self._conn.close()
 
+    def probe(self) -> None:
+        """Read the database (raises when its file is not a usable SQLite database)."""
+        with self._lock:
+            self._conn.execute("SELECT count(*) FROM feature_groups").fetchone()
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
@@ -212,23 +217,24 @@ class OnlineStore:
         return {row[0]: _record(row) for row in rows}
 
     def soft_delete(self, fg: str, rid: str, event_time: float, kept: dict[str, Any], marker: bytes | None) -> bool:
-        """Null the features (keeping `kept`) if the delete is not older than the stored record;
-        the offline delete marker is queued either way, as the service does."""
+        """Null the features (keeping `kept`) if the delete's event time is later than the stored
+        record's (an equal one deletes nothing); the offline delete marker is queued either way, as
+        the service documents."""
         with self._transaction() as conn:
             cursor = conn.execute(
                 "UPDATE records SET soft_deleted = 1, features = ?, event_time = ? "
-                "WHERE fg = ? AND rid = ? AND event_time <= ?",
+                "WHERE fg = ? AND rid = ? AND event_time < ?",
                 (orjson.dumps(kept), event_time, fg, rid, event_time),
             )
             self._queue(conn, fg, marker)
         return cursor.rowcount > 0
 
     def hard_delete(self, fg: str, rid: str, event_time: float, marker: bytes | None) -> bool | None:
-        """Remove the row; True when removed, None when absent, False when the stored one is newer
-        (then, as on the service, no delete marker is queued)."""
+        """Remove the row; True when removed, None when absent, False when the stored one is not older
+        than the delete (then, as on the service, no delete marker is queued)."""
         with self._transaction() as conn:
             row = conn.execute("SELECT event_time FROM records WHERE fg = ? AND rid = ?", (fg, rid)).fetchone()
-            stale = row is not None and row[0] > event_time
+            stale = row is not None and row[0] >= event_time
             if row is not None and not stale:
                 conn.execute("DELETE FROM records WHERE fg = ? AND rid = ?", (fg, rid))
             if not stale:
