@@ -56,7 +56,7 @@ def _proc_identity(pid: int) -> dict[str, Any] | None:
         return None
     # field 2, the command name, is parenthesised and may hold spaces and ')': count from the last ')'
     fields = stat[stat.rindex(")") + 2 :].split()
-    state, start_ticks = fields[0], int(fields[22 - 3])
+    state, start_ticks = fields[0], int(fields[22 - 3])  # fields 3 (state) and 22 (starttime)
     if state in ("Z", "X"):
         return None
     args = cmdline.decode(errors="replace").split("\0")[:-1]
@@ -112,7 +112,7 @@ def _checked(files: ServiceFiles) -> dict[str, Any] | None:
         why = (
             "is another process now"
             if record.get("identity")
-            else "cannot be checked (the record holds no identity)"
+            else f"cannot be checked (the record holds no identity; if it is the {files.service}, end it yourself)"
         )
         log.warning(
             "%s: pid %d recorded in %s %s: removed the stale record, signalled nothing",
