@@ -9,6 +9,7 @@ from fraudkit.emulator.exceptions import AwsError
 from fraudkit.emulator.featurestore.groups import (
     check_create_request,
     check_scalar,
+    expiry,
     iso_time,
     parse_event_time,
     ttl_seconds,
@@ -110,3 +111,29 @@ def test_valid_create_requests_pass() -> None:
             FeatureDefinitions=[*DEFINITIONS, {"FeatureName": "v", "FeatureType": "String", "CollectionType": "List"}],
         )
     )
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "1" * 20, "-" + "9" * 4301])
+def test_integral_strings_past_int64_digits_are_validation_errors(value: str) -> None:
+    """Python refuses int() of strings past 4300 digits with a ValueError: that was a 500."""
+    with pytest.raises(AwsError) as caught:
+        check_scalar(value, "Integral", "n")
+    assert caught.value.code == "ValidationException"
+
+
+def test_integral_leading_zeros_do_not_count_as_digits() -> None:
+    value = "0" * 5000 + "42"
+    check_scalar(value, "Integral", "n")
+    assert typed(value, "Integral") == 42
+
+
+@pytest.mark.parametrize("unit", ["Weeks", "Days"])
+def test_ttls_expiring_after_year_9999_are_refused_where_given(unit: str) -> None:
+    huge = {"Unit": unit, "Value": 2**31 - 1}
+    with pytest.raises(AwsError, match="year 9999") as caught:
+        check_create_request(create_request(OnlineStoreConfig={"EnableOnlineStore": True, "TtlDuration": huge}))
+    assert caught.value.code == "ValidationException"
+    with pytest.raises(AwsError, match="year 9999"):
+        expiry(253402300000.0, ttl_seconds({"Unit": "Days", "Value": 30}))
+    assert expiry(1.0e9, ttl_seconds({"Unit": "Days", "Value": 1})) == 1.0e9 + 86400
+    assert iso_time(expiry(253402300000.0, 799.0) or 0).startswith("9999-12-31T23:59:59")

@@ -9,10 +9,12 @@ import threading
 import botocore.session
 import orjson
 import pytest
+from fraudkit.emulator.core import EmulatorState
 from fraudkit.emulator.exceptions import AwsError, ModelError, ResourceNotFound, ValidationException
 from fraudkit.emulator.wire import (
     KNOWN_VALID_COUNT,
     HttpRequest,
+    WireApp,
     error_response,
     json_targets,
     parse_json_request,
@@ -206,3 +208,32 @@ def compile_concurrently(results: list[object]) -> None:
                 thread.start()
             for thread in threads:
                 thread.join()
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:4580", "127.0.0.1:4580", "127.3.4.5", "[::1]", "[::1]:80"])
+def test_loopback_hosts_are_served(tmp_path, host: str) -> None:
+    app = WireApp(EmulatorState(tmp_path))
+    answer = app(request("GET", "/no/such/route", headers={"host": host}))
+    assert answer.status == 404  # routed: past the Host check
+
+
+@pytest.mark.parametrize("host", [None, "", "evil.example", "127.0.0.1.nip.io", "localhost.evil.example:4580",
+                                  "0.0.0.0", "10.0.0.1:4580", "[::2]", "127.0.0.1:x", "::1"])
+def test_requests_for_other_hosts_are_refused_before_routing(tmp_path, host: str | None) -> None:
+    """DNS rebinding: a web page reaching 127.0.0.1 through its own name sends that name as Host."""
+    app = WireApp(EmulatorState(tmp_path))
+    headers = {} if host is None else {"host": host}
+    answer = app(request("POST", "/", {"FeatureGroupName": "x"}, headers={**headers, "x-amz-target": "SageMaker.DeleteFeatureGroup"}))
+    assert answer.status == 403
+    assert ("x-amzn-ErrorType", "AccessForbidden") in answer.headers
+
+
+def test_integers_past_the_java_types_are_serialization_errors() -> None:
+    op = service_model("sagemaker-featurestore-runtime").operation_model("PutRecord")
+    ttl = {"FeatureGroupName": "fg", "Record": [{"FeatureName": "a", "ValueAsString": "1"}],
+           "TtlDuration": {"Unit": "Seconds", "Value": 2**31}}
+    with pytest.raises(AwsError) as caught:
+        parse_rest_request(op, request("PUT", "/FeatureGroup/fg", ttl), {"FeatureGroupName": "fg"})
+    assert caught.value.code == "SerializationException"
+    ttl["TtlDuration"]["Value"] = 2**31 - 1  # type: ignore[index]
+    assert parse_rest_request(op, request("PUT", "/FeatureGroup/fg", ttl), {"FeatureGroupName": "fg"})["TtlDuration"]

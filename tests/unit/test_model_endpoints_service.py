@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import xgboost as xgb
 from fraudkit.config import Settings
 from fraudkit.emulator.core import EmulatorState, RequestContext, handler_for
-from fraudkit.emulator.exceptions import AwsError
+from fraudkit.emulator.exceptions import AwsError, ModelError
 from fraudkit.model.artifact import tarball_bytes
 from fraudkit.storage import local_object_path, upload_artifact
 
@@ -158,3 +159,75 @@ def test_update_moves_to_the_new_config_and_delete_removes(state: EmulatorState,
         call(state, "sagemaker", "DescribeEndpoint", EndpointName="ep")
     with pytest.raises(AwsError, match="not found"):
         call(state, "sagemaker-runtime", "InvokeEndpoint", EndpointName="ep", Body=b"1,0")
+
+
+@pytest.mark.parametrize("body", [b"abc,1", b"1,2\nnan-ish,0", b"1,\xff"])
+def test_non_numeric_csv_is_a_model_error_with_the_containers_status(
+    state: EmulatorState, model_uri: str, body: bytes
+) -> None:
+    deploy(state, model_uri)
+    wait_status(state, "ep", "InService")
+    with pytest.raises(ModelError) as caught:
+        call(state, "sagemaker-runtime", "InvokeEndpoint", EndpointName="ep", Body=body, ContentType="text/csv")
+    assert caught.value.status_on("rest-json") == 424
+    fields = caught.value.fields()
+    assert fields["OriginalStatusCode"] == 400 and "number" in fields["OriginalMessage"]
+    assert fields["LogStreamArn"] == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/ep"
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("text/csv, application/json", "text/csv"),
+        ("application/json, text/csv", "application/json"),
+        ("image/png, application/json;q=0.9", "application/json"),
+        ("*/*", "text/csv"),
+        (None, "text/csv"),
+    ],
+)
+def test_accept_lists_get_their_first_supported_type(
+    state: EmulatorState, model_uri: str, accept: str | None, content_type: str
+) -> None:
+    deploy(state, model_uri)
+    wait_status(state, "ep", "InService")
+    extra = {} if accept is None else {"Accept": accept}
+    answer = call(state, "sagemaker-runtime", "InvokeEndpoint", EndpointName="ep", Body=b"1,0", ContentType="text/csv",
+                  **extra)
+    assert answer["ContentType"] == content_type
+    with pytest.raises(ModelError) as caught:
+        call(state, "sagemaker-runtime", "InvokeEndpoint", EndpointName="ep", Body=b"1,0", Accept="image/png, text/html")
+    assert caught.value.fields()["OriginalStatusCode"] == 406
+
+
+def test_an_endpoint_deleted_while_its_model_loads_serves_nothing(
+    state: EmulatorState, model_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = state.backend("endpoints")
+    loading, release = threading.Event(), threading.Event()
+    real_load = registry.load_booster
+
+    def slow_load(config_name: str) -> xgb.Booster:
+        loading.set()
+        assert release.wait(10)
+        return real_load(config_name)
+
+    monkeypatch.setattr(registry, "load_booster", slow_load)
+    deploy(state, model_uri)
+    assert loading.wait(10)
+    call(state, "sagemaker", "DeleteEndpoint", EndpointName="ep")
+    release.set()
+    for thread in registry._activations:
+        thread.join(10)
+    monkeypatch.undo()
+    assert registry.serving_booster("ep") is None
+    with pytest.raises(AwsError, match="not found"):
+        call(state, "sagemaker-runtime", "InvokeEndpoint", EndpointName="ep", Body=b"1,0", ContentType="text/csv")
+
+
+def test_model_data_urls_outside_s3_rules_are_refused_at_create_model(state: EmulatorState) -> None:
+    with pytest.raises(AwsError) as caught:
+        call(state, "sagemaker", "CreateModel", ModelName="m",
+             PrimaryContainer={"Image": "xgboost", "ModelDataUrl": "s3://../endpoints.sqlite3"})
+    assert caught.value.code == "ValidationException"
+    with pytest.raises(AwsError, match="Could not find model"):
+        call(state, "sagemaker", "DescribeModel", ModelName="m")
