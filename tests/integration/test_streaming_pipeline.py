@@ -24,7 +24,12 @@ from fraudkit.streaming.aggregator import AggregatorStage
 from fraudkit.streaming.broker import create_topics
 from fraudkit.streaming.demo import run_demo
 from fraudkit.streaming.ingest import AggregateWriter
-from fraudkit.streaming.kafka_clients import drain, make_consumer, make_producer, partitions_of
+from fraudkit.streaming.kafka_clients import (
+    make_consumer,
+    make_producer,
+    partitions_of,
+    read_to_high_watermarks,
+)
 from fraudkit.streaming.load import load_settings, run_load, stage_environment
 from fraudkit.streaming.pipeline import Pipeline, latest_week_features, make_stage, prepare
 from fraudkit.streaming.producer import produce, read_transactions
@@ -53,9 +58,10 @@ def topics(stream: Settings) -> Settings:
 def read_all(settings: Settings, topic: str) -> list[dict[str, Any]]:
     consumer = make_consumer(settings)
     try:
-        consumer.assign(partitions_of(consumer, topic))
+        partitions = partitions_of(consumer, topic)
+        consumer.assign(partitions)
         consumer.seek_to_beginning()
-        return [orjson.loads(record.value) for record in drain(consumer, idle_ms=1000)]
+        return [orjson.loads(record.value) for record in read_to_high_watermarks(consumer, partitions)]
     finally:
         consumer.close()
 
@@ -250,9 +256,10 @@ def test_lambda_handlers_take_msk_events_and_write_to_kafka(topics: Settings, mo
     produce(topics, history(topics, 20))
     run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0)
     consumer = make_consumer(topics)
-    consumer.assign(partitions_of(consumer, topics.features_topic))
+    partitions = partitions_of(consumer, topics.features_topic)
+    consumer.assign(partitions)
     consumer.seek_to_beginning()
-    records = list(drain(consumer, idle_ms=500))
+    records = list(read_to_high_watermarks(consumer, partitions))
     consumer.close()
     event = orjson.loads(orjson.dumps(msk_event([*records, records[0]._replace(value=b"{}")], topics.kafka_bootstrap_servers)))
 

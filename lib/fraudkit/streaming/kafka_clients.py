@@ -73,26 +73,37 @@ def partitions_of(consumer: KafkaConsumer, topic: str, timeout_s: float = 10.0) 
         time.sleep(0.1)
 
 
-def drain(consumer: KafkaConsumer, idle_ms: int = 1000, timeout_s: float = 120.0) -> Iterator[ConsumerRecord]:
-    """Every record from the assigned partitions' positions on, until a poll stays empty for `idle_ms`.
+def topic_id(consumer: KafkaConsumer, topic: str) -> str | None:
+    """The id the broker gave `topic` when it was created (Kafka's topic ids, KIP-516), from the
+    consumer's metadata; None while unknown. A new id means the topic was recreated: on the kit's
+    in-memory broker, every restart recreates every topic.
 
-    Reading "up to the end offsets" is not reliable on tansu: its ListOffsets(latest) answers the base
-    offset of the last record batch, not the high watermark, so the end is found by reading.
+    kafka-python keeps topic ids only in its cluster metadata, which KafkaConsumer has no public
+    accessor for; the consumer's metadata is what its fetches use, so it is the right one to ask.
     """
+    found = consumer._client.cluster.topic_id(topic)
+    return None if found is None else str(found)
+
+
+def read_to_high_watermarks(
+    consumer: KafkaConsumer, partitions: list[TopicPartition], timeout_s: float = 120.0
+) -> Iterator[ConsumerRecord]:
+    """Every record of the assigned `partitions` from their positions up to their high watermarks.
+
+    The end is the high watermark that the first fetch response of each partition reports (fetches
+    carry it even when they return no records). Tansu's ListOffsets(latest) answers the base offset
+    of the last record batch, not the high watermark, so `end_offsets` cannot be trusted here; and an
+    empty poll only means that nothing arrived in time, not that the end was reached.
+    """
+    targets: dict[TopicPartition, int] = {}
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        batch = consumer.poll(timeout_ms=idle_ms)
-        if not batch:
-            return
-        for records in batch.values():
+    while True:
+        for records in consumer.poll(timeout_ms=100).values():
             yield from records
-    raise TimeoutError(f"records kept arriving for {timeout_s:.0f} s while draining")
-
-
-def record_at(consumer: KafkaConsumer, tp: TopicPartition, offset: int) -> bool:
-    """Whether `tp` holds a record at `offset` (used to tell a checkpoint from a topic that was recreated)."""
-    consumer.assign([tp])
-    consumer.seek(tp, offset)
-    for records in consumer.poll(timeout_ms=2000).values():
-        return bool(records) and records[0].offset == offset
-    return False
+        for tp in partitions:
+            if tp not in targets and (end := consumer.highwater(tp)) is not None:
+                targets[tp] = end
+        if len(targets) == len(partitions) and all(consumer.position(tp) >= targets[tp] for tp in partitions):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"could not read {partitions} to their ends within {timeout_s:.0f} s")

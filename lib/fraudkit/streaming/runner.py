@@ -7,37 +7,74 @@ input goes idle or the runner stops), not after every batch: the stage's state g
 it holds, and rewriting it per batch cost more than the batch. Before a checkpoint the runner waits
 until the stage's own durable effects (feature-store writes, which the stage may merge across
 batches) are done; then it checkpoints each partition: the next input offset, the end offsets of its
-output partitions and the stage's state, in one file written atomically
-(`state_dir/streaming/checkpoints/<stage>-<topic>-<p>.json`). A checkpoint is only written after
-everything before it is durable, so an older checkpoint just means a longer (deduplicated) replay.
-Offsets are tracked by the runner itself (consumer-group joins are slow on tansu and not needed
-with one runner per stage).
+output partitions, the ids of the topics those offsets belong to and the stage's state, in one file
+written atomically (`state_dir/streaming/checkpoints/<stage>-<topic>-<p>.json`). A checkpoint is only
+written after everything before it is durable, so an older checkpoint just means a longer
+(deduplicated) replay. Offsets are tracked by the runner itself (consumer-group joins are slow on
+tansu and not needed with one runner per stage; a lock file keeps it to one).
 
 After a crash the runner restores the last checkpoint and replays from its offset. Outputs of the
 replayed records that already reached the broker before the crash are recognised by their
-`fraudkit-src` header (input offset and output sequence number) and not written again, so no
-transaction is lost or counted twice. Feature-store puts replayed this way are idempotent.
+`fraudkit-src` header and not written again, so no transaction is lost or counted twice. The header
+names the stage, its input topic and that topic's id, the input partition and offset and the
+output's sequence number: two stages writing to one topic (both write dead letters) never take each
+other's outputs for their own. Feature-store puts replayed this way are idempotent.
+
+Offsets mean something only within one incarnation of a topic, and the kit's broker keeps topics in
+memory: a restart recreates them empty, under new topic ids. A checkpoint taken on an earlier
+incarnation of the input topic is therefore not resumed from: the runner starts at the new topic's
+first offset, keeps the stage's state (a transaction seen before is still a duplicate), and reports
+how many records the old topic held that were never processed. A broker that restarts or moves while
+the runner runs is noticed (connection errors, a topic id that changed, new bootstrap servers) and
+handled the same way, without a manual step.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import itertools
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError, OffsetOutOfRangeError, RetriableError
 
-from fraudkit.config import Settings
-from fraudkit.streaming.kafka_clients import drain, make_consumer, make_producer, partitions_of, record_at
+from fraudkit.config import Settings, SettingsError
+from fraudkit.streaming.kafka_clients import (
+    make_consumer,
+    make_producer,
+    partitions_of,
+    read_to_high_watermarks,
+    topic_id,
+)
 
 SOURCE_HEADER = "fraudkit-src"
+# while idle, how often the runner checks that its broker and topics are still the ones it recovered on
+BROKER_CHECK_INTERVAL_S = 1.0
+RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)
+FLUSH_TIMEOUT_S = 60.0
 log = logging.getLogger(__name__)
+
+
+class RunnerBusy(RuntimeError):
+    """Another runner of the same stage reads the same topic from the same state directory."""
+
+
+class BrokerChanged(RuntimeError):
+    """The broker the runner recovered on is gone, moved or has recreated a topic."""
+
+
+# what makes the runner reconnect and recover instead of failing: the broker went away or changed
+RECONNECT_ERRORS = (RetriableError, OffsetOutOfRangeError, BrokerChanged, LookupError, SettingsError, OSError)
 
 
 @dataclass(frozen=True)
@@ -50,10 +87,6 @@ class Output:
     value: bytes
     src_offset: int
     seq: int
-
-    @property
-    def source(self) -> bytes:
-        return f"{self.src_offset}:{self.seq}".encode()
 
 
 class Stage(Protocol):
@@ -86,13 +119,17 @@ class PartitionProgress:
     output_ends: dict[str, int] = field(default_factory=dict)
     # outputs already on the broker beyond the checkpoint (written before a crash)
     already_written: set[bytes] = field(default_factory=set)
+    # the input's high watermark as last seen: what an unexpected new topic incarnation lost
+    seen_end: int = 0
 
 
 class CheckpointStore:
-    """One JSON file per (stage, input partition), replaced atomically."""
+    """One JSON file per (stage, input partition), replaced atomically, and the stage's lock file."""
 
     def __init__(self, directory: Path, stage: str, topic: str) -> None:
         self.directory = directory
+        self.stage = stage
+        self.topic = topic
         self.prefix = f"{stage}-{topic}"
 
     def path(self, partition: int) -> Path:
@@ -112,9 +149,42 @@ class CheckpointStore:
         partial.write_bytes(orjson.dumps(checkpoint))
         os.replace(partial, target)
 
+    def lock(self) -> IO[str]:
+        """Hold the stage's lock until the returned file is closed: two runners of one stage would
+        both write its outputs and overwrite each other's checkpoints. The OS releases it when the
+        holder dies, so a killed runner never blocks its successor."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        handle = open(self.directory / f"{self.prefix}.lock", "a+")  # noqa: SIM115 (held for the runner's life)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunnerBusy(
+                f"another {self.stage} runner (pid {holder}) already reads {self.topic!r} with the checkpoints in "
+                f"{self.directory}: stop it first, or give this one its own --state-dir"
+            ) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return handle
+
 
 def checkpoint_dir(settings: Settings) -> Path:
     return Path(settings.state_dir) / "streaming" / "checkpoints"
+
+
+def _reachable(bootstrap_servers: str, timeout_s: float = 1.0) -> bool:
+    """Whether any bootstrap server accepts a TCP connection (kafka-python waits 30 s to say no)."""
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 class Runner:
@@ -134,55 +204,106 @@ class Runner:
         self.batch_size = batch_size
         self.batch_window_ms = batch_window_ms
         self.checkpoints = checkpoints or CheckpointStore(checkpoint_dir(settings), stage.name, stage.input_topic)
-        self.consumer: KafkaConsumer = make_consumer(settings, max_poll_records=batch_size, fetch_max_wait_ms=batch_window_ms)
-        # each batch ends with flush(), so lingering costs no latency; it saves kafka-python one sender
-        # wake-up per message, which dominated the stage's CPU time
-        self.producer: KafkaProducer = make_producer(settings, linger_ms=1000, batch_size=1 << 20)
-        self.partitions = partitions_of(self.consumer, stage.input_topic)
+        self._lock = self.checkpoints.lock()
         self.progress: dict[int, PartitionProgress] = {}
         self.processed = 0
+        self.lost_records = 0  # input records a recreated topic dropped before this stage read them
         self.recovered = False
         self.checkpoint_interval_s = checkpoint_interval_ms / 1000
         self._next_checkpoint = 0.0
+        self._next_broker_check = 0.0
         self._unsaved: set[int] = set()  # partitions processed beyond their last checkpoint
+        try:
+            self._connect()
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _connect(self) -> None:
+        """Clients for the broker the settings name now, and the ids of the stage's topics there."""
+        self.bootstrap_servers = self.settings.kafka_bootstrap_servers
+        self.consumer: KafkaConsumer = make_consumer(
+            self.settings, max_poll_records=self.batch_size, fetch_max_wait_ms=self.batch_window_ms,
+            auto_offset_reset="none",  # an offset out of range means the topic changed: recover, don't skip
+        )
+        # each batch ends with flush(), so lingering costs no latency; it saves kafka-python one sender
+        # wake-up per message, which dominated the stage's CPU time
+        self.producer: KafkaProducer = make_producer(self.settings, linger_ms=1000, batch_size=1 << 20)
+        self.partitions = partitions_of(self.consumer, self.stage.input_topic)
+        for topic in self.stage.output_topics:
+            partitions_of(self.consumer, topic)
+        # all known right after the partition look-ups; later the consumer's metadata holds the input's only
+        self.topic_ids = {
+            topic: topic_id(self.consumer, topic) for topic in (self.stage.input_topic, *self.stage.output_topics)
+        }
+        input_id = self.topic_ids[self.stage.input_topic]
+        self._markers = {
+            tp.partition: f"{self.stage.name}|{self.stage.input_topic}|{input_id}|{tp.partition}|".encode()
+            for tp in self.partitions
+        }
+
+    def _input_recreated(self) -> bool:
+        """Whether the input topic has another id than at connect time (an output topic that was recreated
+        only makes the next recovery read more: its checkpointed ends are kept with the old id)."""
+        return topic_id(self.consumer, self.stage.input_topic) != self.topic_ids[self.stage.input_topic]
 
     def recover(self) -> None:
         """Restore checkpoints, seek, and learn which outputs of the replay are already written."""
+        input_topic = self.stage.input_topic
         for tp in self.partitions:
             saved = self.checkpoints.load(tp.partition)
-            if saved is not None and saved["next_offset"] > 0 and not self._offset_exists(tp, saved["next_offset"] - 1):
-                log.warning("the checkpoint of %s points past the topic's records (recreated topic?): starting over", tp)
-                saved = None
             progress = PartitionProgress()
             if saved is not None:
-                progress.next_offset = saved["next_offset"]
-                progress.output_ends = dict(saved["output_ends"])
                 self.stage.restore(tp.partition, saved["state"])
+                saved_ids = saved.get("topic_ids", {})
+                if saved_ids.get(input_topic) == self.topic_ids[input_topic]:
+                    progress.next_offset = saved["next_offset"]
+                    progress.seen_end = saved.get("seen_end", 0)
+                else:
+                    self._report_recreated_input(tp, saved, self.progress.get(tp.partition))
+                progress.output_ends = {
+                    topic: end for topic, end in saved["output_ends"].items()
+                    if saved_ids.get(topic) == self.topic_ids.get(topic)
+                }
             self.progress[tp.partition] = progress
         self._read_written_since_checkpoints()
         self.consumer.assign(self.partitions)
         for tp in self.partitions:
             self.consumer.seek(tp, self.progress[tp.partition].next_offset)
+        # every partition gets a checkpoint of the recovered position and topic ids at once: a later
+        # recovery then always has a state to restore, and a new topic incarnation is reported once
+        self._unsaved = {tp.partition for tp in self.partitions}
+        self.save_checkpoints()
         self.recovered = True
 
-    def _offset_exists(self, tp: TopicPartition, offset: int) -> bool:
-        reader = make_consumer(self.settings)
-        try:
-            return record_at(reader, tp, offset)
-        finally:
-            reader.close()
+    def _report_recreated_input(
+        self, tp: TopicPartition, saved: dict[str, Any], running: PartitionProgress | None
+    ) -> None:
+        """Say what a new incarnation of the input topic cost: the old one's records never processed."""
+        seen_end = max(saved.get("seen_end", 0), running.seen_end if running else 0)
+        lost = max(seen_end - saved["next_offset"], 0)
+        self.lost_records += lost
+        log.warning(
+            "%s: topic %s was recreated (a broker restart empties the kit's in-memory broker); the checkpoint at "
+            "offset %d of the old topic no longer applies and the stage starts at the new topic's first record. "
+            "%d record(s) the old topic held past that offset were never processed and are gone%s.",
+            self.stage.name, tp, saved["next_offset"], lost,
+            "" if running else " (at least: records that arrived while the stage was stopped are not known)",
+        )
 
     def _read_written_since_checkpoints(self) -> None:
-        """Collect the source markers of outputs written after each partition's checkpointed end offsets."""
+        """Collect this stage's source markers of outputs written after each partition's checkpointed ends."""
         reader = make_consumer(self.settings)
         try:
             outputs = [TopicPartition(topic, p) for p in self.progress for topic in self.stage.output_topics]
             reader.assign(outputs)
             for tp in outputs:
                 reader.seek(tp, self.progress[tp.partition].output_ends.get(tp.topic, 0))
-            for record in drain(reader, idle_ms=500):
-                markers = (value for key, value in record.headers if key == SOURCE_HEADER)
-                self.progress[record.partition].already_written.update(markers)
+            for record in read_to_high_watermarks(reader, outputs):
+                mine = self._markers[record.partition]
+                self.progress[record.partition].already_written.update(
+                    value for key, value in record.headers if key == SOURCE_HEADER and value.startswith(mine)
+                )
         finally:
             reader.close()
 
@@ -192,19 +313,66 @@ class Runner:
             self.recover()
         idle_since = time.monotonic()
         while not stop.is_set():
-            batch = self.consumer.poll(timeout_ms=self.batch_window_ms * 5, max_records=self.batch_size)
-            if not batch:
-                self.save_checkpoints()
-                if until_idle_s is not None and time.monotonic() - idle_since > until_idle_s:
-                    break
-                continue
-            idle_since = time.monotonic()
-            self._process({tp.partition: records for tp, records in sorted(batch.items(), key=lambda i: i[0].partition)})
-            if time.monotonic() >= self._next_checkpoint:
-                self.save_checkpoints()
+            try:
+                batch = self.consumer.poll(timeout_ms=self.batch_window_ms * 5, max_records=self.batch_size)
+                if batch and self._input_recreated():
+                    raise BrokerChanged(f"topic {self.stage.input_topic!r} was recreated")
+                if not batch:
+                    self.save_checkpoints()
+                    self._check_broker()
+                    if until_idle_s is not None and time.monotonic() - idle_since > until_idle_s:
+                        break
+                    continue
+                idle_since = time.monotonic()
+                self._process(
+                    {tp.partition: records for tp, records in sorted(batch.items(), key=lambda i: i[0].partition)}
+                )
+                if time.monotonic() >= self._next_checkpoint:
+                    self.save_checkpoints()
+            except RECONNECT_ERRORS as problem:
+                self._reconnect(stop, problem)
+                idle_since = time.monotonic()
         # not on an error: a failed batch may have moved output ends past the inputs it committed
         self.save_checkpoints()
         return self.processed
+
+    def _check_broker(self) -> None:
+        """While idle, at most once per BROKER_CHECK_INTERVAL_S: raise BrokerChanged if the broker moved
+        (new bootstrap servers: `services up` picks a new port), stopped answering, or recreated a topic."""
+        if time.monotonic() < self._next_broker_check:
+            return
+        self._next_broker_check = time.monotonic() + BROKER_CHECK_INTERVAL_S
+        if self.settings.kafka_bootstrap_servers != self.bootstrap_servers:
+            raise BrokerChanged(f"the broker moved from {self.bootstrap_servers} to {self.settings.kafka_bootstrap_servers}")
+        if not _reachable(self.bootstrap_servers):
+            raise BrokerChanged(f"the broker at {self.bootstrap_servers} does not answer")
+        if self._input_recreated():
+            raise BrokerChanged(f"topic {self.stage.input_topic!r} was recreated")
+
+    def _reconnect(self, stop: threading.Event, problem: BaseException) -> None:
+        """Drop the clients and what was processed since the last checkpoint, then connect and recover
+        again, retrying until the broker and the stage's topics are back (or `stop` is set)."""
+        log.warning("%s: %s; reconnecting and recovering from the last checkpoint", self.stage.name, problem)
+        self._unsaved.clear()  # the stage's state may hold a failed batch: recover() restores the checkpoint
+        for tp in self.partitions:
+            end = self.consumer.highwater(tp)
+            progress = self.progress.get(tp.partition)
+            if end is not None and progress is not None:
+                progress.seen_end = max(progress.seen_end, end)
+        self._close_clients()
+        for attempt in itertools.count():
+            if stop.wait(RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)]):
+                return
+            try:
+                if not _reachable(self.settings.kafka_bootstrap_servers):
+                    continue
+                self._connect()
+                self.recover()
+                log.warning("%s: recovered on %s", self.stage.name, self.bootstrap_servers)
+                return
+            except RECONNECT_ERRORS as again:
+                log.info("%s: not yet: %s", self.stage.name, again)
+                self._close_clients()
 
     def save_checkpoints(self) -> None:
         """Checkpoint every partition processed since its last checkpoint, once the stage's effects are durable."""
@@ -212,9 +380,12 @@ class Runner:
             self.stage.settle()
         for partition in sorted(self._unsaved):
             progress = self.progress[partition]
+            end = self.consumer.highwater(TopicPartition(self.stage.input_topic, partition))
+            progress.seen_end = max(progress.seen_end, end or 0)
             self.checkpoints.save(
                 partition,
                 {"next_offset": progress.next_offset, "output_ends": progress.output_ends,
+                 "topic_ids": self.topic_ids, "seen_end": progress.seen_end,
                  "state": self.stage.snapshot(partition)},
             )
         self._unsaved.clear()
@@ -223,14 +394,16 @@ class Runner:
     def _process(self, batch: dict[int, list[ConsumerRecord]]) -> None:
         futures = []
         for output in self.stage.process(batch):
-            if output.source in self.progress[output.partition].already_written:
+            progress = self.progress[output.partition]
+            marker = self._markers[output.partition] + b"%d|%d" % (output.src_offset, output.seq)
+            if marker in progress.already_written:
                 continue
             future = self.producer.send(
                 output.topic, key=output.key, value=output.value, partition=output.partition,
-                headers=[(SOURCE_HEADER, output.source)],
+                headers=[(SOURCE_HEADER, marker)],
             )
             futures.append((output.partition, future))
-        self.producer.flush()
+        self.producer.flush(timeout=FLUSH_TIMEOUT_S)
         for partition, future in futures:
             ends = self.progress[partition].output_ends
             metadata = future.get()
@@ -240,6 +413,12 @@ class Runner:
             self._unsaved.add(partition)
             self.processed += len(records)
 
+    def _close_clients(self) -> None:
+        with contextlib.suppress(KafkaError, OSError):
+            self.consumer.close()
+        with contextlib.suppress(KafkaError, OSError):
+            self.producer.close(timeout=1)
+
     def close(self) -> None:
-        self.consumer.close()
-        self.producer.close()
+        self._close_clients()
+        self._lock.close()
