@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -21,7 +18,6 @@ from fraudkit.features import card_ratios, compute_card_features
 from fraudkit.featurestore.online import get_record
 from fraudkit.model import card_threshold
 from fraudkit.streaming.aggregator import AggregatorStage
-from fraudkit.streaming.broker import create_topics
 from fraudkit.streaming.demo import run_demo
 from fraudkit.streaming.ingest import AggregateWriter
 from fraudkit.streaming.kafka_clients import (
@@ -32,52 +28,13 @@ from fraudkit.streaming.kafka_clients import (
 )
 from fraudkit.streaming.load import load_settings, run_load, stage_environment
 from fraudkit.streaming.pipeline import Pipeline, latest_week_features, make_stage, prepare
-from fraudkit.streaming.producer import produce, read_transactions
+from fraudkit.streaming.producer import produce
 from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, Transaction, encode_json, to_micros
-from fraudkit.streaming.runner import Runner, Stage, checkpoint_dir
+from fraudkit.streaming.runner import checkpoint_dir
+
+from tests.fixtures.streaming import checkpointed, history, read_all, run_until_idle, start_stage
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def stream(emulator: Settings, broker: Settings) -> Settings:
-    """The emulator's settings at tiny scale on the session broker, with everything the pipeline needs."""
-    settings = emulator.replace(scale="tiny", bootstrap_servers=broker.bootstrap_servers)
-    prepare(settings)
-    return settings
-
-
-@pytest.fixture
-def topics(stream: Settings) -> Settings:
-    """The stream settings with this test's own topics (and hence its own checkpoints)."""
-    settings = load_settings(stream, uuid.uuid4().hex[:8])
-    create_topics(settings)
-    return settings
-
-
-def read_all(settings: Settings, topic: str) -> list[dict[str, Any]]:
-    consumer = make_consumer(settings)
-    try:
-        partitions = partitions_of(consumer, topic)
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        return [orjson.loads(record.value) for record in read_to_high_watermarks(consumer, partitions)]
-    finally:
-        consumer.close()
-
-
-def run_until_idle(settings: Settings, stage: Stage, idle_s: float = 2.0, batch_size: int = 200) -> int:
-    runner = Runner(settings, stage, batch_size=batch_size)
-    try:
-        return runner.run(threading.Event(), until_idle_s=idle_s)
-    finally:
-        runner.close()
-
-
-def history(settings: Settings, n: int) -> pl.DataFrame:
-    from data_gen import ensure_dataset
-
-    return read_transactions(ensure_dataset("cards", settings) / "transactions.parquet", limit=n)
 
 
 def with_peers_and_disorder(frame: pl.DataFrame, seed: int = 7) -> tuple[pl.DataFrame, list[int]]:
@@ -176,28 +133,6 @@ def test_malformed_messages_go_to_dead_letter_and_the_pipeline_continues(topics:
         assert sum(reason in letter["reason"] for letter in letters) == 1, reason
     assert {letter["stage"] for letter in letters} == {"aggregator", "scorer"}
     assert any(letter["value"] == "not json at all" for letter in letters)
-
-
-def start_stage(settings: Settings, stage: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        # frequent checkpoints: the kill must land between two of them while records are still flowing
-        [sys.executable, "-m", "fraudkit.streaming", "run", "--stage", stage, "--batch-size", "50",
-         "--checkpoint-interval-ms", "20", "--quiet"],
-        env=stage_environment(settings), stdout=subprocess.PIPE,
-    )
-    assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
-    return process
-
-
-def checkpointed(settings: Settings, stage: str, topic: str) -> int:
-    """Input records the stage has checkpointed so far (cheap to watch while it runs)."""
-    total = 0
-    for path in checkpoint_dir(settings).glob(f"{stage}-{topic}-*.json"):
-        try:
-            total += orjson.loads(path.read_bytes())["next_offset"]
-        except (OSError, orjson.JSONDecodeError):
-            continue  # being replaced right now
-    return total
 
 
 def kill_midway(settings: Settings, stage: str, topic: str, at_least: int) -> None:
