@@ -30,7 +30,7 @@ from fraudkit.streaming.load import load_settings, run_load, stage_environment
 from fraudkit.streaming.pipeline import Pipeline, latest_week_features, make_stage, prepare
 from fraudkit.streaming.producer import produce
 from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, Transaction, encode_json, to_micros
-from fraudkit.streaming.runner import checkpoint_dir
+from fraudkit.streaming.runner import Runner, RunnerBusy, checkpoint_dir
 
 from tests.fixtures.streaming import checkpointed, history, read_all, run_until_idle, start_stage
 
@@ -227,3 +227,14 @@ def test_load_decides_every_transaction_once_and_cleans_up(stream: Settings) -> 
     finally:
         admin.close()
     assert not [path for path in checkpoint_dir(stream).glob("*.json") if is_load_run(path.stem)], "and its checkpoints"
+
+
+def test_a_second_runner_of_the_same_stage_is_refused_until_the_first_stops(topics: Settings) -> None:
+    first = Runner(topics, make_stage(topics, "aggregator"))
+    try:
+        with pytest.raises(RunnerBusy, match=f"pid {os.getpid()}"):
+            Runner(topics, make_stage(topics, "aggregator"))
+        Runner(topics, make_stage(topics, "scorer")).close()  # another stage is fine
+    finally:
+        first.close()
+    Runner(topics, make_stage(topics, "aggregator")).close()

@@ -115,11 +115,15 @@ def cmd_burst(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from fraudkit.heap import long_lived_objects_frozen
     from fraudkit.streaming.pipeline import make_stage
-    from fraudkit.streaming.runner import Runner
+    from fraudkit.streaming.runner import Runner, RunnerBusy
 
     stop = _stop_on_signals()
-    runner = Runner(settings, make_stage(settings, args.stage), batch_size=args.batch_size,
-                    checkpoint_interval_ms=args.checkpoint_interval_ms)
+    try:
+        runner = Runner(settings, make_stage(settings, args.stage), batch_size=args.batch_size,
+                        checkpoint_interval_ms=args.checkpoint_interval_ms)
+    except RunnerBusy as busy:
+        print(f"python -m fraudkit.streaming run: {busy}", file=sys.stderr)
+        return 1
     runner.recover()
     with long_lived_objects_frozen():
         print("ready", flush=True)
@@ -128,8 +132,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             processed = runner.run(stop)
         finally:
             runner.close()
-    # the last line: what the load test reads to account for this stage's CPU
-    print(orjson.dumps({"stage": args.stage, "processed": processed, "cpu_s": time.process_time() - cpu_at_ready}).decode())
+    # the last line: what the load test reads to account for this stage's CPU; `lost`: input records that a
+    # recreated topic (a broker restart) dropped before this stage processed them
+    summary = {"stage": args.stage, "processed": processed, "lost": runner.lost_records,
+               "cpu_s": time.process_time() - cpu_at_ready}
+    print(orjson.dumps(summary).decode())
     return 0
 
 
