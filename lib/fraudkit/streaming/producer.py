@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 from tqdm import tqdm
 
-from fraudkit.config import Settings
+from fraudkit.config import Settings, SettingsError
 from fraudkit.streaming.kafka_clients import make_producer
 from fraudkit.streaming.records import Transaction, encode_json, to_micros
 
@@ -47,8 +47,18 @@ class Pacer:
 
 
 def read_transactions(path: Path, limit: int | None = None) -> pl.DataFrame:
-    """The replay input: the columns the stream needs, in event-time order."""
-    frame = pl.read_parquet(path, columns=list(TRANSACTION_COLUMNS), n_rows=limit)
+    """The replay input: the columns the stream needs, in event-time order.
+
+    Raises SettingsError naming the file and what is wrong with it (not Parquet, missing columns).
+    """
+    try:
+        missing = [column for column in TRANSACTION_COLUMNS if column not in pl.read_parquet_schema(path)]
+        if missing:
+            raise SettingsError(f"--input {path}: missing column(s) {', '.join(missing)} (a transactions file has "
+                                f"{', '.join(TRANSACTION_COLUMNS)})")
+        frame = pl.read_parquet(path, columns=list(TRANSACTION_COLUMNS), n_rows=limit)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise SettingsError(f"--input {path}: cannot read it as Parquet ({type(error).__name__})") from None
     return frame.sort("event_time", "tid")
 
 
