@@ -12,6 +12,7 @@ STATE_DIR ?= .fraudkit
 export FRAUDKIT_STATE_DIR := $(abspath $(STATE_DIR))
 
 .PHONY: help setup workshop test test-fast lint bench local-up local-down lab clean-state clean lock-env refresh-notebooks
+.PHONY: package deploy destroy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,3 +63,12 @@ refresh-notebooks: setup ## Re-execute the notebooks at the tiny scale and store
 
 lock-env: setup ## Rewrite environment.yml from the pins in requirements.txt
 	$(PY) tools/sync_env.py
+
+package: setup ## Build the Lambda zip of the streaming handlers into build/package/
+	$(PY) -m fraudkit.aws.package
+
+deploy: setup ## Package, then deploy the stacks of cloudformation/ through a printed change set (DRY_RUN=1: print only)
+	$(PY) -m fraudkit.aws.deploy deploy $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
+
+destroy: setup ## Delete what the notebooks created, then the stacks (asks first; YES=1 skips the question)
+	$(PY) -m fraudkit.aws.deploy destroy $(if $(filter 1 yes true,$(YES)),--yes)
