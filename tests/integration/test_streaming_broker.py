@@ -47,3 +47,29 @@ def test_topics_are_created_with_partitions_and_carry_keyed_messages(broker: Set
                 seen.setdefault(record.key, []).append(int(record.value))
     assert all(values == sorted(values) for values in seen.values()), "one card's messages stay in order"
     assert sorted(v for values in seen.values() for v in values) == list(range(30))
+
+
+def test_reading_to_the_high_watermarks_does_not_stop_at_a_slow_empty_poll(broker: Settings) -> None:
+    """Recovery must read every output written before a crash. A broker that holds fetches (here:
+    until 10 MB or 1.5 s) answers a 500 ms poll with nothing, which the old "one empty poll means the
+    end" rule took for the end; the high watermark each fetch reports is the end to read to."""
+    from fraudkit.streaming.broker import create_topics
+    from fraudkit.streaming.kafka_clients import read_to_high_watermarks
+
+    settings = broker.replace(transactions_topic="slow-fetch")
+    create_topics(settings)
+    producer = make_producer(settings)
+    for i in range(50):
+        producer.send(settings.transactions_topic, key=str(i).encode(), value=b"x")
+    producer.flush()
+    producer.close()
+    consumer = make_consumer(settings, fetch_min_bytes=10_000_000, fetch_max_wait_ms=1500, request_timeout_ms=5000)
+    try:
+        partitions = partitions_of(consumer, settings.transactions_topic)
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        assert consumer.poll(timeout_ms=500) == {}, "the premise: a poll returns nothing while the broker waits"
+        consumer.seek_to_beginning()
+        assert len(list(read_to_high_watermarks(consumer, partitions))) == 50
+    finally:
+        consumer.close()
