@@ -48,12 +48,24 @@ class RawClient:
     def __init__(self, port: int) -> None:
         self.port = port
 
-    def send(self, method: str, path: str, body: bytes | str | object = b"", headers: dict[str, str] | None = None) -> Answer:
-        raw = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    def send(
+        self, method: str, path: str, body: bytes | str | object = b"", headers: dict[str, str] | None = None
+    ) -> Answer:
+        raw = (
+            body
+            if isinstance(body, bytes)
+            else body.encode()
+            if isinstance(body, str)
+            else json.dumps(body).encode()
+        )
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-            for name, value in {"Host": "127.0.0.1", "Content-Length": str(len(raw)), **(headers or {})}.items():
+            for name, value in {
+                "Host": "127.0.0.1",
+                "Content-Length": str(len(raw)),
+                **(headers or {}),
+            }.items():
                 connection.putheader(name, value)
             connection.endheaders(raw)
             response = connection.getresponse()
@@ -63,14 +75,26 @@ class RawClient:
 
     def sagemaker(self, operation: str, body: object, headers: dict[str, str] | None = None) -> Answer:
         """A call of the JSON control plane (X-Amz-Target)."""
-        return self.send("POST", "/", body, {"X-Amz-Target": SAGEMAKER_TARGET + operation,
-                                              "Content-Type": "application/x-amz-json-1.1", **(headers or {})})
+        return self.send(
+            "POST",
+            "/",
+            body,
+            {
+                "X-Amz-Target": SAGEMAKER_TARGET + operation,
+                "Content-Type": "application/x-amz-json-1.1",
+                **(headers or {}),
+            },
+        )
 
 
 def create_group(settings: Settings, name: str, **extra: Any) -> str:
     settings.client("sagemaker").create_feature_group(
-        FeatureGroupName=name, RecordIdentifierFeatureName="cc_num", EventTimeFeatureName="trans_time",
-        FeatureDefinitions=DEFINITIONS, OnlineStoreConfig={"EnableOnlineStore": True}, **extra,
+        FeatureGroupName=name,
+        RecordIdentifierFeatureName="cc_num",
+        EventTimeFeatureName="trans_time",
+        FeatureDefinitions=DEFINITIONS,
+        OnlineStoreConfig={"EnableOnlineStore": True},
+        **extra,
     )
     wait_for_status(settings, name, "Created", timeout=10)
     return name

@@ -35,9 +35,14 @@ Acknowledged = dict[str, dict[str, str]]  # record id -> the wire values GetReco
 def client(settings: Settings, service: str) -> Any:
     """One attempt per call: a retried write would be acknowledged by a later server than the killed one."""
     env = settings.endpoint_env()
-    return boto3.client(service, endpoint_url=settings.emulator_url, region_name=settings.region,  # type: ignore[call-overload]
-                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                        config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10))
+    return boto3.client(
+        service,
+        endpoint_url=settings.emulator_url,
+        region_name=settings.region,  # type: ignore[call-overload]
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
+    )
 
 
 def values(cc: str, i: int) -> dict[str, str]:
@@ -64,12 +69,17 @@ def batch_writer(settings: Settings, prefix: str, acknowledged: Acknowledged, st
         if stop.is_set():
             return
         ids = [(f"{prefix}-{batch}-{j}", batch * BATCH_SIZE + j) for j in range(BATCH_SIZE)]
-        entries = [{"FeatureGroupName": GROUP, "Record": wire_record(cc, i, i + 0.5, 1_000_000.0 + i)} for cc, i in ids]
+        entries = [
+            {"FeatureGroupName": GROUP, "Record": wire_record(cc, i, i + 0.5, 1_000_000.0 + i)}
+            for cc, i in ids
+        ]
         try:
             answer = runtime.batch_write_record(Entries=entries)
         except Exception:
             return
-        failed = {e["Entry"]["Record"][0]["ValueAsString"] for e in answer["Errors"] + answer["UnprocessedEntries"]}
+        failed = {
+            e["Entry"]["Record"][0]["ValueAsString"] for e in answer["Errors"] + answer["UnprocessedEntries"]
+        }
         acknowledged.update({cc: values(cc, i) for cc, i in ids if cc not in failed})
 
 
@@ -78,12 +88,14 @@ def bulk_writer(settings: Settings, prefix: str, acknowledged: Acknowledged, sto
         if stop.is_set():
             return
         numbers = list(range(chunk * BULK_ROWS, (chunk + 1) * BULK_ROWS))
-        frame = pl.DataFrame({
-            "cc_num": [f"{prefix}-{i}" for i in numbers],
-            "num_trans": numbers,
-            "avg_amt": [i + 0.5 for i in numbers],
-            "trans_time": [1_000_000.0 + i for i in numbers],
-        })
+        frame = pl.DataFrame(
+            {
+                "cc_num": [f"{prefix}-{i}" for i in numbers],
+                "num_trans": numbers,
+                "avg_amt": [i + 0.5 for i in numbers],
+                "trans_time": [1_000_000.0 + i for i in numbers],
+            }
+        )
         try:
             bulk_ingest_local(settings, GROUP, frame, quiet=True)
         except Exception:
@@ -93,18 +105,25 @@ def bulk_writer(settings: Settings, prefix: str, acknowledged: Acknowledged, sto
 
 def started(state_dir: Path) -> tuple[Settings, int]:
     record = launcher.start(state_dir, port=0)
-    return Settings.load(backend="local", state_dir=state_dir, emulator_port=record["port"]), int(record["pid"])
+    return Settings.load(backend="local", state_dir=state_dir, emulator_port=record["port"]), int(
+        record["pid"]
+    )
 
 
 def stored(settings: Settings, ids: list[str]) -> dict[str, dict[str, str]]:
     runtime = client(settings, "sagemaker-featurestore-runtime")
     found: dict[str, dict[str, str]] = {}
     for start in range(0, len(ids), 100):
-        answer = runtime.batch_get_record(Identifiers=[
-            {"FeatureGroupName": GROUP, "RecordIdentifiersValueAsString": ids[start : start + 100]}])
+        answer = runtime.batch_get_record(
+            Identifiers=[
+                {"FeatureGroupName": GROUP, "RecordIdentifiersValueAsString": ids[start : start + 100]}
+            ]
+        )
         assert not answer["Errors"] and not answer["UnprocessedIdentifiers"], answer
         for item in answer["Records"]:
-            found[item["RecordIdentifierValueAsString"]] = {f["FeatureName"]: f["ValueAsString"] for f in item["Record"]}
+            found[item["RecordIdentifierValueAsString"]] = {
+                f["FeatureName"]: f["ValueAsString"] for f in item["Record"]
+            }
     return found
 
 
@@ -116,10 +135,16 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     try:
         for round_ in range(ROUNDS):
             stop = threading.Event()
-            writers = [threading.Thread(target=put_writer, args=(settings, f"r{round_}-put{w}", acknowledged, stop))
-                       for w in range(PUT_WRITERS)]
-            writers.append(threading.Thread(target=batch_writer, args=(settings, f"r{round_}-batch", acknowledged, stop)))
-            writers.append(threading.Thread(target=bulk_writer, args=(settings, f"r{round_}-bulk", acknowledged, stop)))
+            writers = [
+                threading.Thread(target=put_writer, args=(settings, f"r{round_}-put{w}", acknowledged, stop))
+                for w in range(PUT_WRITERS)
+            ]
+            writers.append(
+                threading.Thread(target=batch_writer, args=(settings, f"r{round_}-batch", acknowledged, stop))
+            )
+            writers.append(
+                threading.Thread(target=bulk_writer, args=(settings, f"r{round_}-bulk", acknowledged, stop))
+            )
             for writer in writers:
                 writer.start()
             time.sleep(rng.uniform(0.3, 1.2))
@@ -133,9 +158,13 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
             lost = sorted(set(acknowledged) - set(found))
             assert not lost, f"round {round_}: {len(lost)} acknowledged records lost, e.g. {lost[:5]}"
             changed = [cc for cc, expected in acknowledged.items() if found[cc] != expected]
-            assert not changed, f"round {round_}: records changed, e.g. {[(c, found[c]) for c in changed[:3]]}"
+            assert not changed, (
+                f"round {round_}: records changed, e.g. {[(c, found[c]) for c in changed[:3]]}"
+            )
     finally:
         launcher.stop(tmp_path)
     assert len(acknowledged) > 0
-    assert len(acknowledged) < ROUNDS * (PUT_WRITERS + 2) * MAX_WRITES_PER_WRITER, "every writer finished: no kill mid-load"
+    assert len(acknowledged) < ROUNDS * (PUT_WRITERS + 2) * MAX_WRITES_PER_WRITER, (
+        "every writer finished: no kill mid-load"
+    )
     assert any(cc.startswith("r0-put") for cc in acknowledged) and any("-bulk-" in cc for cc in acknowledged)

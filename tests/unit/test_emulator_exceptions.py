@@ -7,11 +7,15 @@ import pytest
 from fraudkit.emulator import exceptions
 from fraudkit.emulator.exceptions import REST_PLANE, AwsError
 
-ERROR_CLASSES = [
-    cls for cls in vars(exceptions).values() if isinstance(cls, type) and issubclass(cls, AwsError) and cls is not AwsError
+ERROR_CLASSES: list[type[AwsError]] = [
+    cls
+    for cls in vars(exceptions).values()
+    if isinstance(cls, type) and issubclass(cls, AwsError) and cls is not AwsError
 ]
-MODELS = {name: botocore.session.get_session().get_service_model(name) for name in
-          ("sagemaker", "sagemaker-featurestore-runtime", "sagemaker-runtime")}
+MODELS = {
+    name: botocore.session.get_session().get_service_model(name)
+    for name in ("sagemaker", "sagemaker-featurestore-runtime", "sagemaker-runtime")
+}
 # (service, error class) wherever the service's model defines the class's code on its plane
 DEFINED = [
     (service, cls)

@@ -15,7 +15,9 @@ def health(state_dir: Path) -> HttpResponse:
     load_service_packages()
     state = EmulatorState(state_dir)
     try:
-        return WireApp(state, EXTENSIONS)(HttpRequest("GET", "/_fraudkit/health", {}, {"host": "127.0.0.1"}, b""))
+        return WireApp(state, EXTENSIONS)(
+            HttpRequest("GET", "/_fraudkit/health", {}, {"host": "127.0.0.1"}, b"")
+        )
     finally:
         state.close()
 
@@ -33,4 +35,6 @@ def test_a_corrupt_database_makes_health_fail_with_the_reason(tmp_path: Path) ->
     assert answer.status == 503
     document = orjson.loads(answer.body)
     assert document["status"] == "unhealthy"
-    assert any(reason.startswith("featurestore:") and "not a database" in reason for reason in document["reasons"])
+    assert any(
+        reason.startswith("featurestore:") and "not a database" in reason for reason in document["reasons"]
+    )

@@ -20,7 +20,10 @@ DEFINITIONS = [
     {"FeatureName": "n", "FeatureType": "Integral"},
     {"FeatureName": "t", "FeatureType": "Fractional"},
 ]
-OFFLINE = {"OfflineStoreConfig": {"S3StorageConfig": {"S3Uri": "s3://test-bucket/p"}}, "RoleArn": "arn:aws:iam::0:role/r"}
+OFFLINE = {
+    "OfflineStoreConfig": {"S3StorageConfig": {"S3Uri": "s3://test-bucket/p"}},
+    "RoleArn": "arn:aws:iam::0:role/r",
+}
 
 
 @pytest.fixture
@@ -31,15 +34,28 @@ def store(tmp_path: Path) -> Iterator[FeatureStoreBackend]:
 
 
 def created(store: FeatureStoreBackend, name: str, **extra: Any) -> FeatureGroup:
-    store.create_group({"FeatureGroupName": name, "RecordIdentifierFeatureName": "id", "EventTimeFeatureName": "t",
-                        "FeatureDefinitions": DEFINITIONS, "OnlineStoreConfig": {"EnableOnlineStore": True}, **extra})
+    store.create_group(
+        {
+            "FeatureGroupName": name,
+            "RecordIdentifierFeatureName": "id",
+            "EventTimeFeatureName": "t",
+            "FeatureDefinitions": DEFINITIONS,
+            "OnlineStoreConfig": {"EnableOnlineStore": True},
+            **extra,
+        }
+    )
     time.sleep(TRANSITION_SECONDS)
     return store.group(name, runtime=True)
 
 
-def put(store: FeatureStoreBackend, group: FeatureGroup, rid: str, t: float, ttl: dict[str, Any] | None = None) -> None:
-    record = [{"FeatureName": "id", "ValueAsString": rid}, {"FeatureName": "n", "ValueAsString": "7"},
-              {"FeatureName": "t", "ValueAsString": str(t)}]
+def put(
+    store: FeatureStoreBackend, group: FeatureGroup, rid: str, t: float, ttl: dict[str, Any] | None = None
+) -> None:
+    record = [
+        {"FeatureName": "id", "ValueAsString": rid},
+        {"FeatureName": "n", "ValueAsString": "7"},
+        {"FeatureName": "t", "ValueAsString": str(t)},
+    ]
     store.put_record(group, record, None, ttl)
 
 
@@ -48,7 +64,9 @@ def visible(store: FeatureStoreBackend, group: FeatureGroup, rid: str) -> bool:
 
 
 @pytest.mark.parametrize("mode", ["SoftDelete", "HardDelete"])
-def test_a_delete_needs_an_event_time_later_than_the_stored_one(store: FeatureStoreBackend, mode: str) -> None:
+def test_a_delete_needs_an_event_time_later_than_the_stored_one(
+    store: FeatureStoreBackend, mode: str
+) -> None:
     """AWS: a delete whose EventTime is not later than the record's deletes nothing; HardDelete says so
     with a ValidationException, SoftDelete silently keeps the record."""
     group = created(store, "deletes")

@@ -29,14 +29,14 @@ def test_the_flusher_survives_failing_writes_and_catches_up(
 ) -> None:
     monkeypatch.setattr(offline, "FLUSH_SECONDS", 0.02)
     monkeypatch.setattr(offline, "MAX_RETRY_SECONDS", 0.1)
-    failures = []
+    failures: list[int] = []
     real_write = OfflineStore.write
 
     def failing_twice(self: OfflineStore, *args: object) -> int:
         if len(failures) < 2:
             failures.append(1)
             raise OSError(5, "Input/output error")
-        return real_write(self, *args)  # type: ignore[arg-type]
+        return real_write(self, *args)
 
     monkeypatch.setattr(OfflineStore, "write", failing_twice)
     state = EmulatorState(tmp_path)
@@ -54,7 +54,9 @@ def test_the_flusher_survives_failing_writes_and_catches_up(
         state.close()
 
 
-def test_failing_flushes_are_reported_until_one_succeeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failing_flushes_are_reported_until_one_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(offline, "FLUSH_SECONDS", 60.0)  # only explicit flushes here
     state = EmulatorState(tmp_path)
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import threading
+from pathlib import Path
+from typing import Any
 
 import botocore.session
 import orjson
@@ -211,7 +213,7 @@ def compile_concurrently(results: list[object]) -> None:
 
 
 @pytest.mark.parametrize("host", ["localhost", "localhost:4580", "127.0.0.1:4580", "127.3.4.5", "[::1]", "[::1]:80"])
-def test_loopback_hosts_are_served(tmp_path, host: str) -> None:
+def test_loopback_hosts_are_served(tmp_path: Path, host: str) -> None:
     app = WireApp(EmulatorState(tmp_path))
     answer = app(request("GET", "/no/such/route", headers={"host": host}))
     assert answer.status == 404  # routed: past the Host check
@@ -219,7 +221,7 @@ def test_loopback_hosts_are_served(tmp_path, host: str) -> None:
 
 @pytest.mark.parametrize("host", [None, "", "evil.example", "127.0.0.1.nip.io", "localhost.evil.example:4580",
                                   "0.0.0.0", "10.0.0.1:4580", "[::2]", "127.0.0.1:x", "::1"])
-def test_requests_for_other_hosts_are_refused_before_routing(tmp_path, host: str | None) -> None:
+def test_requests_for_other_hosts_are_refused_before_routing(tmp_path: Path, host: str | None) -> None:
     """DNS rebinding: a web page reaching 127.0.0.1 through its own name sends that name as Host."""
     app = WireApp(EmulatorState(tmp_path))
     headers = {} if host is None else {"host": host}
@@ -228,12 +230,18 @@ def test_requests_for_other_hosts_are_refused_before_routing(tmp_path, host: str
     assert ("x-amzn-ErrorType", "AccessForbidden") in answer.headers
 
 
-def test_integers_past_the_java_types_are_serialization_errors() -> None:
+@pytest.mark.parametrize(("value", "accepted"), [(2**31 - 1, True), (2**31, False), (-(2**31) - 1, False)])
+def test_integers_past_the_java_types_are_serialization_errors(value: int, accepted: bool) -> None:
+    """TtlDuration.Value is a Java int on the service: a larger number cannot reach the Feature Store."""
     op = service_model("sagemaker-featurestore-runtime").operation_model("PutRecord")
-    ttl = {"FeatureGroupName": "fg", "Record": [{"FeatureName": "a", "ValueAsString": "1"}],
-           "TtlDuration": {"Unit": "Seconds", "Value": 2**31}}
+    body = {"Record": [{"FeatureName": "a", "ValueAsString": "1"}], "TtlDuration": {"Unit": "Seconds", "Value": value}}
+
+    def parse() -> dict[str, Any]:
+        return parse_rest_request(op, request("PUT", "/FeatureGroup/fg", body), {"FeatureGroupName": "fg"})
+
+    if accepted:
+        assert parse()["TtlDuration"]["Value"] == value
+        return
     with pytest.raises(AwsError) as caught:
-        parse_rest_request(op, request("PUT", "/FeatureGroup/fg", ttl), {"FeatureGroupName": "fg"})
+        parse()
     assert caught.value.code == "SerializationException"
-    ttl["TtlDuration"]["Value"] = 2**31 - 1  # type: ignore[index]
-    assert parse_rest_request(op, request("PUT", "/FeatureGroup/fg", ttl), {"FeatureGroupName": "fg"})["TtlDuration"]

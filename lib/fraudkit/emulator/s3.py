@@ -25,13 +25,17 @@ RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 def bucket_problem(bucket: str) -> str | None:
     """Why `bucket` breaks S3's naming rules for general purpose buckets, or None."""
     if not BUCKET.fullmatch(bucket):
-        return "3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit"
+        return (
+            "3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit"
+        )
     if ".." in bucket:
         return "no two adjacent periods"
     if IP_ADDRESS.fullmatch(bucket):
         return "not formatted as an IP address"
     if bucket.startswith(RESERVED_PREFIXES) or bucket.endswith(RESERVED_SUFFIXES):
-        return f"no reserved prefix ({', '.join(RESERVED_PREFIXES)}) or suffix ({', '.join(RESERVED_SUFFIXES)})"
+        return (
+            f"no reserved prefix ({', '.join(RESERVED_PREFIXES)}) or suffix ({', '.join(RESERVED_SUFFIXES)})"
+        )
     return None
 
 
@@ -53,7 +57,9 @@ def object_path(emulator_dir: Path, uri: str) -> Path:
     ValidationException naming the broken rule when the URI could leave its bucket."""
     shown = uri[:200]
     if not uri.startswith("s3://"):
-        raise ValidationException(f"{shown} is not an s3://bucket/key URI (the local emulator stores only S3 URIs)")
+        raise ValidationException(
+            f"{shown} is not an s3://bucket/key URI (the local emulator stores only S3 URIs)"
+        )
     bucket, _, key = uri[len("s3://") :].partition("/")
     key = key.removesuffix("/")
     problem = bucket_problem(bucket)
