@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from fraudkit.aws.package import PackageError
 from fraudkit.config import Settings
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "cloudformation"
@@ -211,12 +212,12 @@ def deploy(
     say: Callable[[str], None] = print,
 ) -> None:
     """Bootstrap stack, code upload, main stack; `code` is a built zip (default: build it now)."""
-    stacks = Stacks.from_settings(settings)
-    deploy_stack(stacks, stacks.bootstrap, BOOTSTRAP_TEMPLATE, {}, dry_run, say)
-    if code is None:
+    if code is None:  # first, so a package that cannot be built changes nothing in the account
         from fraudkit.aws.package import build
 
         code = build()
+    stacks = Stacks.from_settings(settings)
+    deploy_stack(stacks, stacks.bootstrap, BOOTSTRAP_TEMPLATE, {}, dry_run, say)
     if stacks.status(stacks.bootstrap) is None:  # a dry run of the first deployment
         artifacts = logs = PLACEHOLDER
     else:
@@ -339,7 +340,7 @@ def main(argv: list[str] | None = None, ask: Callable[[str], str] = input) -> in
                 return 1
         destroy(settings)
         return 0
-    except DeployError as error:
+    except (DeployError, PackageError, BotoCoreError, ClientError) as error:
         print(f"{args.command}: {error}", file=sys.stderr)
         return 1
 
