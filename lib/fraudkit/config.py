@@ -2,7 +2,8 @@
 
 Values come, in increasing priority, from the defaults below, the environment (`FRAUDKIT_*`), and
 explicit keyword arguments (papermill parameters, CLI flags). The backend choice (`local` or `aws`)
-changes only how clients are built and where names resolve; everything else is shared.
+is a name here; `Settings.provider` is the backend object (`fraudkit.backends`) that carries every
+difference between the two, so the rest of the kit is shared.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ import argparse
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-Backend = Literal["local", "aws"]
+if TYPE_CHECKING:
+    from fraudkit.backends import Backend
+
+BackendName = Literal["local", "aws"]  # the names registered in fraudkit.backends
 ScaleName = Literal["tiny", "small", "full"]
 
 LOCAL_ACCOUNT_ID = "000000000000"
@@ -86,7 +91,7 @@ def service_files(state_dir: Path, service: ServiceName) -> ServiceFiles:
 def settings_arguments() -> argparse.ArgumentParser:
     """The options every kit command shares, named like the notebooks' papermill parameters."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--backend", choices=get_args(Backend), help="default: FRAUDKIT_BACKEND or local")
+    common.add_argument("--backend", choices=get_args(BackendName), help="default: FRAUDKIT_BACKEND or local")
     common.add_argument("--scale", choices=list(SCALES), help="data size preset (default: FRAUDKIT_SCALE or small)")
     common.add_argument("--seed", type=int, help="random seed (default: FRAUDKIT_SEED or 42)")
     common.add_argument("--state-dir", type=Path, help="local state directory (default: FRAUDKIT_STATE_DIR or .fraudkit)")
@@ -113,7 +118,7 @@ def _coerce(name: str, raw: str, kind: type) -> Any:
 class Settings:
     """Every name the workshop uses, in one place."""
 
-    backend: Backend = "local"
+    backend: BackendName = "local"
     scale: ScaleName = "small"
     seed: int = 42
     state_dir: Path = Path(".fraudkit")
@@ -127,17 +132,17 @@ class Settings:
     dead_letter_topic: str = "dead-letter"
     model_name: str = "fraudkit-xgb"
     endpoint_name: str = "fraudkit-xgb-endpoint"
-    # local backend: the emulator's port and the Kafka bootstrap servers ("" = the kit's own broker)
-    emulator_port: int = DEFAULT_EMULATOR_PORT
+    # Kafka bootstrap servers; "" = the kit's own broker (local) or the stack's MSK cluster (aws)
     bootstrap_servers: str = ""
+    # local backend: the emulator's port and the bucket name its offline store and artifacts use
+    emulator_port: int = DEFAULT_EMULATOR_PORT
+    offline_store_bucket: str = "fraudkit-offline-store"
     # aws backend: the CloudFormation stack whose outputs name the bucket, role and cluster
     stack_name: str = "fraudkit"
-    offline_store_bucket: str = "fraudkit-offline-store"
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.backend not in get_args(Backend):
-            raise SettingsError(f"backend={self.backend!r} is not one of {get_args(Backend)}")
+        if self.backend not in get_args(BackendName):
+            raise SettingsError(f"backend={self.backend!r} is not one of {get_args(BackendName)}")
         if self.scale not in SCALES:
             raise SettingsError(f"scale={self.scale!r} is not one of {tuple(SCALES)}")
         if self.seed < 0:
@@ -151,8 +156,6 @@ class Settings:
         """
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            if f.name == "extra":
-                continue
             raw = os.environ.get(f"FRAUDKIT_{f.name.upper()}")
             if raw not in (None, ""):
                 kind = {"seed": int, "emulator_port": int, "state_dir": Path}.get(f.name, str)
@@ -177,9 +180,13 @@ class Settings:
     def sizes(self) -> Scale:
         return SCALES[self.scale]
 
-    @property
-    def account_id(self) -> str:
-        return LOCAL_ACCOUNT_ID if self.backend == "local" else self.extra.get("account_id", "")
+    @cached_property
+    def provider(self) -> Backend:
+        """The backend object `backend` names, built on first use and kept with these settings (a frozen
+        dataclass keeps cached properties in its `__dict__`; `replace` starts a new one)."""
+        from fraudkit.backends import make_backend
+
+        return make_backend(self)
 
     # -- where local state lives (all under state_dir, never in tracked files) --
     @property
@@ -210,46 +217,13 @@ class Settings:
 
     @property
     def kafka_bootstrap_servers(self) -> str:
-        """The configured bootstrap servers, else the kit's own broker recorded in state_dir."""
-        if self.bootstrap_servers:
-            return self.bootstrap_servers
-        running = read_service_record(service_files(self.state_dir, "broker").record)
-        if running and "bootstrap_servers" in running:
-            return str(running["bootstrap_servers"])
-        raise SettingsError(
-            "no Kafka bootstrap servers: start the local broker (`make local-up`) or set FRAUDKIT_BOOTSTRAP_SERVERS"
-        )
+        """The Kafka bootstrap servers of the backend (comma-separated)."""
+        return self.provider.bootstrap_servers
 
     def endpoint_env(self) -> dict[str, str]:
-        """The environment a plain boto3/AWS CLI process needs to reach the local emulator."""
-        if self.backend != "local":
-            return {}
-        env = {var: self.emulator_url for var in ENDPOINT_ENV_VARS}
-        env.update(
-            AWS_ACCESS_KEY_ID=os.environ.get("AWS_ACCESS_KEY_ID", "fraudkit-local"),
-            AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "fraudkit-local"),
-            AWS_DEFAULT_REGION=self.region,
-        )
-        return env
+        """The environment a plain boto3/AWS CLI process needs to reach the backend's services."""
+        return self.provider.endpoint_env()
 
     def client(self, service: str) -> Any:
-        """A boto3 client for `service`, pointed at the emulator on the local backend.
-
-        This is the one place where the backends differ for AWS API calls.
-        """
-        import boto3
-        from botocore.config import Config
-
-        config = Config(retries={"max_attempts": 3, "mode": "standard"}, tcp_keepalive=True)
-        make_client: Any = boto3.client  # typed per literal service name by the stubs; ours is a variable
-        if self.backend == "aws":
-            return make_client(service, region_name=self.region, config=config)
-        env = self.endpoint_env()
-        return make_client(
-            service,
-            region_name=self.region,
-            endpoint_url=self.emulator_url,
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            config=config,
-        )
+        """A boto3 client for `service` on the backend (pointed at the emulator on `local`)."""
+        return self.provider.client(service)

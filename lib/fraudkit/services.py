@@ -1,8 +1,8 @@
 """Start, reuse and stop the local services the workshop talks to: the AWS emulator and the Kafka broker.
 
-Every notebook calls `ensure_local_services` so it can run alone: services already running for the
-same state directory are reused, missing ones are started in the background. On the `aws` backend the
-real services exist already, so nothing happens. `python -m fraudkit.services up|down|status` is the
+Every notebook calls `prepare_backend` so it can run alone: on the local backend services already
+running for the same state directory are reused, missing ones are started in the background; on the
+`aws` backend the real services exist already and the stack is read instead. `python -m fraudkit.services up|down|status` is the
 same thing for `make local-up` / `make local-down`.
 """
 
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from fraudkit.config import Settings
+from fraudkit.config import ServiceName, Settings
 
 
 class Launcher(Protocol):
@@ -34,7 +33,7 @@ class Launcher(Protocol):
 class LocalService:
     """One background service: its name and the module that launches it (imported lazily)."""
 
-    name: str
+    name: ServiceName
     module: str
 
     def launcher(self) -> Launcher:
@@ -53,12 +52,11 @@ def ensure_service(service: LocalService, state_dir: Path) -> dict[str, Any]:
 
 
 def ensure_local_services(settings: Settings, broker: bool = False) -> None:
-    """Make sure the emulator (and the broker when asked) serve `settings.state_dir`; no-op on aws."""
-    if settings.backend != "local":
-        return
-    ensure_service(EMULATOR, settings.state_dir)
-    if broker:
-        ensure_service(BROKER, settings.state_dir)
+    """Make sure the backend's local services serve `settings.state_dir` (the broker only when asked);
+    a backend without local services (aws) starts nothing."""
+    for service in settings.provider.local_services:
+        if broker or service is not BROKER:
+            ensure_service(service, settings.state_dir)
 
 
 def start_detached(state_dir: Path) -> None:
@@ -76,18 +74,16 @@ def start_detached(state_dir: Path) -> None:
 
 
 def prepare_backend(settings: Settings, broker: bool = True) -> Settings:
-    """Settings ready for the chosen backend: local services running (the broker when asked), or the
-    AWS stack's outputs (bucket, role, bootstrap servers) applied.
+    """`settings`, with its backend ready: local services running (the broker when asked), or the
+    AWS stack read, what it provides printed (region, stack, bucket, role, cluster) and, with
+    `broker`, the MSK cluster's bootstrap brokers found.
 
-    On aws this raises `fraudkit.aws.StackNotReady` naming what is missing (credentials, the stack,
-    one of its outputs) so the first notebook stops with a message instead of failing later.
+    On aws this raises `fraudkit.backends.BackendNotReady` (`fraudkit.aws.StackNotReady`) naming what
+    is missing (credentials, the stack, one of its outputs) so the first notebook stops with a
+    message instead of failing later.
     """
-    if settings.backend == "local":
-        ensure_local_services(settings, broker=broker)
-        return settings
-    from fraudkit.aws.stack import apply_stack_outputs, read_stack_outputs
-
-    return apply_stack_outputs(settings, read_stack_outputs(settings))
+    settings.provider.prepare(kafka=broker)
+    return settings
 
 
 def probe_services(settings: Settings) -> dict[str, str]:
@@ -107,7 +103,7 @@ def probe_services(settings: Settings) -> dict[str, str]:
 
 def running_services(state_dir: Path) -> dict[str, dict[str, Any]]:
     """The records of the local services currently running for `state_dir`, by service name."""
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for service in ALL_SERVICES:
         record = service.launcher().status(state_dir)
         if record:
@@ -126,11 +122,7 @@ def remove_local_state(settings: Settings) -> list[str]:
     Returns the names of the services that were stopped. A no-op on aws, where nothing lives locally
     except what the aws teardown removes.
     """
-    if settings.backend != "local":
-        return []
-    stopped = stop_local_services(settings.state_dir)
-    shutil.rmtree(settings.state_dir, ignore_errors=True)
-    return stopped
+    return settings.provider.remove_local_state()
 
 
 def _describe(name: str, record: dict[str, Any]) -> str:

@@ -1,16 +1,15 @@
 """Where model artifacts live: S3 on aws, a directory laid out like S3 on the local backend.
 
 The local emulator resolves an `s3://bucket/key` URI to `emulator_dir/s3/bucket/key`, so the same
-URI string works in CreateModel on both backends.
+URI string works in CreateModel on both backends; `Backend.upload_artifact` puts the file there.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
-from fraudkit.config import Settings
+MODEL_ARTIFACT_PREFIX = "fraudkit/models/"  # where fraudkit.model.deploy uploads model.tar.gz
 
 
 def s3_uri(bucket: str, key: str) -> str:
@@ -33,18 +32,3 @@ def local_object_path(emulator_dir: Path, uri: str) -> Path:
     if not path.is_relative_to(root):
         raise ValueError(f"key escapes its bucket: {uri!r}")
     return path
-
-
-def upload_artifact(settings: Settings, path: Path, key: str, bucket: str | None = None) -> str:
-    """Upload `path` to `bucket/key` (default bucket: the stack's) and return its `s3://` URI."""
-    bucket = bucket or settings.offline_store_bucket
-    uri = s3_uri(bucket, key)
-    if settings.backend == "aws":
-        settings.client("s3").upload_file(str(path), bucket, key)
-        return uri
-    target = local_object_path(settings.emulator_dir, uri)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(path, partial)
-    partial.replace(target)
-    return uri

@@ -30,7 +30,7 @@ from typing import Any
 import nbformat
 
 from fraudkit.config import Settings, settings_arguments
-from fraudkit.services import ALL_SERVICES, running_services, start_detached, stop_local_services
+from fraudkit.services import start_detached, stop_local_services
 
 KERNEL_NAME = "python3"  # the venv's own kernel: present in a fresh clone once `make setup` ran
 NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[\w-]+\.ipynb$")
@@ -189,12 +189,8 @@ def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet
         "state_dir": str(settings.state_dir.resolve()),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    already_running = set()
-    if settings.backend == "local":
-        already_running = set(running_services(settings.state_dir))
-        start_detached(settings.state_dir)
     runs: list[NotebookRun] = []
-    try:
+    with settings.provider.workshop_services():
         progress = _progress(notebooks, quiet)
         for source in progress:
             progress.set_description(source.stem)
@@ -205,10 +201,6 @@ def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet
             _announce(run, quiet)
             if run.status != "ok":
                 break
-    finally:
-        if settings.backend == "local":
-            started_here = tuple(s for s in ALL_SERVICES if s.name not in already_running)
-            stop_local_services(settings.state_dir, only=started_here)
     return runs
 
 

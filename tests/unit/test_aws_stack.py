@@ -1,4 +1,4 @@
-"""Reading the AWS stack outputs: a clear stop naming what is missing, else settings filled from the stack.
+"""Reading the AWS stack outputs: a clear stop naming what is missing, else typed outputs.
 
 CloudFormation's answers come from botocore's Stubber, which validates each canned response against
 the real DescribeStacks output shape.
@@ -14,13 +14,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from fraudkit.aws.stack import STACK_OUTPUTS, StackNotReady, apply_stack_outputs, read_stack_outputs
+from fraudkit.aws.stack import StackNotReady, StackOutputs, read_stack_outputs
 from fraudkit.config import Settings
 
 OUTPUT_VALUES = {
     "OfflineStoreBucket": "workshop-offline-store-123",
     "SageMakerRoleArn": "arn:aws:iam::123456789012:role/fraudkit-sagemaker",
-    "MskBootstrapServers": "b-1.msk.example:9098,b-2.msk.example:9098",
+    "MskClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/fraudkit/0f1e2d3c-1",
 }
 SETTINGS = Settings(backend="aws", stack_name="fraudkit-test")
 
@@ -68,23 +68,30 @@ def test_stack_still_creating_is_not_ready(cloudformation: tuple[Any, Stubber]) 
 
 def test_stack_without_an_output_names_the_missing_output(cloudformation: tuple[Any, Stubber]) -> None:
     client, stubber = cloudformation
-    partial = {key: value for key, value in OUTPUT_VALUES.items() if key != "MskBootstrapServers"}
+    partial = {key: value for key, value in OUTPUT_VALUES.items() if key != "SageMakerRoleArn"}
     stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE", partial))
-    with pytest.raises(StackNotReady, match=r"lacks the output\(s\) MskBootstrapServers"):
+    with pytest.raises(StackNotReady, match=r"^CloudFormation stack 'fraudkit-test' lacks the output\(s\) SageMakerRoleArn: "):
         read_stack_outputs(SETTINGS, client)
 
 
-def test_outputs_fill_the_settings(cloudformation: tuple[Any, Stubber]) -> None:
+def test_outputs_are_typed(cloudformation: tuple[Any, Stubber]) -> None:
     client, stubber = cloudformation
-    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE", OUTPUT_VALUES))
-    outputs = read_stack_outputs(SETTINGS, client)
-    assert {key: outputs[key] for key in STACK_OUTPUTS} == OUTPUT_VALUES
-    assert outputs["AccountId"] == "123456789012"
-    settings = apply_stack_outputs(SETTINGS, outputs)
-    assert settings.offline_store_bucket == "workshop-offline-store-123"
-    assert settings.kafka_bootstrap_servers == "b-1.msk.example:9098,b-2.msk.example:9098"
-    assert settings.extra["sagemaker_role_arn"] == OUTPUT_VALUES["SageMakerRoleArn"]
-    assert settings.account_id == "123456789012"
+    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE", OUTPUT_VALUES), {"StackName": "fraudkit-test"})
+    assert read_stack_outputs(SETTINGS, client) == StackOutputs(
+        account_id="123456789012",
+        bucket="workshop-offline-store-123",
+        sagemaker_role_arn=OUTPUT_VALUES["SageMakerRoleArn"],
+        msk_cluster_arn=OUTPUT_VALUES["MskClusterArn"],
+    )
+
+
+def test_the_kafka_outputs_are_optional_here(cloudformation: tuple[Any, Stubber]) -> None:
+    """A local account's stack has no MSK cluster (moto cannot create one): its harness names the broker."""
+    client, stubber = cloudformation
+    outputs = {key: value for key, value in OUTPUT_VALUES.items() if key != "MskClusterArn"}
+    stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE", {**outputs, "MskBootstrapServers": "127.0.0.1:9092"}))
+    found = read_stack_outputs(SETTINGS, client)
+    assert (found.msk_cluster_arn, found.bootstrap_servers) == ("", "127.0.0.1:9092")
 
 
 def test_missing_credentials_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Deployment helpers that need no server: guards, image names, the CSV the endpoint receives."""
+"""Deployment helpers that need no server: guards, the CSV the endpoint receives."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fraudkit.backends import BackendNotReady
 from fraudkit.config import Settings
 from fraudkit.emulator.endpoints.container import decode_rows
-from fraudkit.model.deploy import DeploymentError, deploy, rows_to_csv, xgboost_image
+from fraudkit.model.deploy import deploy, rows_to_csv
 
 
 def test_local_deploy_without_an_emulator_for_the_state_dir_is_refused(
@@ -17,15 +18,9 @@ def test_local_deploy_without_an_emulator_for_the_state_dir_is_refused(
     monkeypatch.delenv("FRAUDKIT_EMULATOR_URL", raising=False)
     artifact = tmp_path / "model.tar.gz"
     artifact.write_bytes(b"not used")
-    with pytest.raises(DeploymentError, match="no emulator is serving the state dir"):
+    with pytest.raises(BackendNotReady, match="no emulator is serving the state dir"):
         deploy(Settings.load(backend="local", state_dir=tmp_path), artifact)
     assert not (tmp_path / "emulator").exists()  # nothing uploaded
-
-
-def test_xgboost_image_names_the_region_or_the_choices() -> None:
-    assert xgboost_image("eu-west-1").startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:")
-    with pytest.raises(DeploymentError, match="us-east-1"):
-        xgboost_image("mars-north-1")
 
 
 def test_rows_to_csv_round_trips_through_the_container_parser() -> None:

@@ -12,11 +12,10 @@ import fraudkit.emulator.endpoints  # noqa: F401  (registers the handlers)
 import numpy as np
 import pytest
 import xgboost as xgb
-from fraudkit.config import Settings
 from fraudkit.emulator.core import EmulatorState, RequestContext, handler_for
 from fraudkit.emulator.exceptions import AwsError, ModelError
 from fraudkit.model.artifact import tarball_bytes
-from fraudkit.storage import local_object_path, upload_artifact
+from fraudkit.storage import local_object_path
 
 ACCOUNT = "000000000000"
 
@@ -39,9 +38,11 @@ def model_uri(tmp_path: Path) -> str:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 2)).astype(np.float32)
     booster = xgb.train({"objective": "binary:logistic", "seed": 0}, xgb.DMatrix(x, label=x[:, 0] > 0), 5)
-    artifact = tmp_path / "model.tar.gz"
+    uri = "s3://fraudkit-offline-store/models/m/model.tar.gz"
+    artifact = local_object_path(tmp_path / "emulator", uri)  # where the emulator resolves the URI
+    artifact.parent.mkdir(parents=True)
     artifact.write_bytes(tarball_bytes(booster))
-    return upload_artifact(Settings.load(state_dir=tmp_path), artifact, key="models/m/model.tar.gz")
+    return uri
 
 
 def wait_status(state: EmulatorState, name: str, wanted: str) -> dict[str, Any]:

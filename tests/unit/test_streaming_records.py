@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from fraudkit.streaming.ingest import AggregateWriter
 from fraudkit.streaming.msk import msk_event, msk_records
 from fraudkit.streaming.records import (
     MalformedRecord,
@@ -83,13 +82,3 @@ def test_msk_event_has_the_lambda_shape_and_decodes_back() -> None:
         (0, 5, b"k", b'{"a": 1}'), (0, 6, b"k", None), (1, 9, None, b"x"),
     ]
     assert decoded[0].headers == [("fraudkit-src", b"3:0")]
-
-
-def test_only_the_newest_event_of_each_card_is_put_per_batch() -> None:
-    messages = [
-        {"cc_num": CARD, "event_time": "2026-01-01T00:00:02Z", "n": 1},
-        {"cc_num": CARD, "event_time": "2026-01-01T00:00:01Z", "n": 2},
-        {"cc_num": "4000000000000009", "event_time": "2026-01-01T00:00:00Z", "n": 3},
-        {"cc_num": CARD, "event_time": "2026-01-01T00:00:02Z", "n": 4},
-    ]
-    assert sorted(m["n"] for m in AggregateWriter.latest_per_card(messages)) == [3, 4], "ties: the last one wins"

@@ -1,33 +1,37 @@
-"""Read the outputs of the CloudFormation stack (`cloudformation/`) that the aws backend runs on.
+"""Read the CloudFormation stack (`cloudformation/`) that the aws backend runs on, as typed outputs.
 
 The stack creates what the notebooks cannot create themselves (the offline-store bucket, the
-SageMaker execution role, the MSK cluster). Its outputs fill the settings those resources belong
-in, so on aws every notebook uses the same names as on the local backend.
+SageMaker execution role, the MSK cluster); `fraudkit.backends.aws.AwsBackend` reads its outputs
+once and hands them to every stage.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from fraudkit.backends.base import BackendNotReady
 from fraudkit.config import Settings
 
-# stack output key -> the setting it fills ("extra.<key>" for names Settings keeps in `extra`)
-STACK_OUTPUTS = {
-    "OfflineStoreBucket": "offline_store_bucket",
-    "SageMakerRoleArn": "extra.sagemaker_role_arn",
-    "MskBootstrapServers": "bootstrap_servers",
-}
+# the outputs every notebook needs; Kafka's are checked when Kafka is used (notebooks 03 and 04 do without)
+REQUIRED_OUTPUTS = ("OfflineStoreBucket", "SageMakerRoleArn")
+# MSK's CloudFormation resources return only the cluster ARN (bootstrap brokers are read at run time);
+# MskBootstrapServers, when present, overrides it (a local account's broker standing in for MSK)
+KAFKA_OUTPUTS = ("MskClusterArn", "MskBootstrapServers")
 USABLE_STACK_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
-DEPLOY_HINT = "deploy the templates in cloudformation/ (`make deploy`) or set FRAUDKIT_STACK_NAME to your stack"
+DEPLOY_HINT = (
+    "deploy the templates in cloudformation/ (`make deploy`) or set FRAUDKIT_STACK_NAME to your stack"
+)
 
 
-class StackNotReady(RuntimeError):
+class StackNotReady(BackendNotReady):
     """The aws backend cannot run: the message says what is missing and how to provide it."""
 
 
-def _describe_stack(settings: Settings, cloudformation: Any) -> dict[str, Any]:
+def describe_stack(settings: Settings, cloudformation: Any) -> dict[str, Any]:
+    """DescribeStacks of `settings.stack_name`; StackNotReady unless it exists in a usable state."""
     where = f"CloudFormation stack {settings.stack_name!r} in {settings.region}"
     try:
         stacks = cloudformation.describe_stacks(StackName=settings.stack_name)["Stacks"]
@@ -38,7 +42,9 @@ def _describe_stack(settings: Settings, cloudformation: Any) -> dict[str, Any]:
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message", str(error))
         if "does not exist" in message:
-            raise StackNotReady(f"backend 'aws' needs the {where}, which does not exist: {DEPLOY_HINT}") from None
+            raise StackNotReady(
+                f"backend 'aws' needs the {where}, which does not exist: {DEPLOY_HINT}"
+            ) from None
         raise StackNotReady(f"backend 'aws' cannot read the {where}: {message}") from None
     except BotoCoreError as error:
         raise StackNotReady(f"backend 'aws' cannot read the {where}: {error}") from None
@@ -48,30 +54,46 @@ def _describe_stack(settings: Settings, cloudformation: Any) -> dict[str, Any]:
     return stack
 
 
-def read_stack_outputs(settings: Settings, cloudformation: Any | None = None) -> dict[str, str]:
-    """The stack's outputs by key, plus `AccountId` (from the stack ARN); raises StackNotReady if unusable.
+def outputs_by_key(stack: dict[str, Any]) -> dict[str, str]:
+    return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
 
-    `cloudformation` is the client to use (default: `settings.client("cloudformation")`).
-    """
-    stack = _describe_stack(settings, cloudformation or settings.client("cloudformation"))
-    outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
-    missing = sorted(set(STACK_OUTPUTS) - set(outputs))
-    if missing:
-        raise StackNotReady(
-            f"CloudFormation stack {settings.stack_name!r} lacks the output(s) {', '.join(missing)}: {DEPLOY_HINT}"
+
+def missing_outputs(stack_name: str, keys: list[str]) -> StackNotReady:
+    """The one-line stop when the stack lacks outputs the kit reads."""
+    return StackNotReady(
+        f"CloudFormation stack {stack_name!r} lacks the output(s) {', '.join(keys)}: {DEPLOY_HINT}"
+    )
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """What the kit reads from the stack, typed: its account, bucket, SageMaker role and Kafka cluster."""
+
+    account_id: str
+    bucket: str
+    sagemaker_role_arn: str
+    msk_cluster_arn: str = ""
+    bootstrap_servers: str = ""  # the optional MskBootstrapServers override
+
+    @classmethod
+    def from_stack(cls, stack: dict[str, Any]) -> StackOutputs:
+        """The outputs of a DescribeStacks `Stack`; StackNotReady naming the required ones it lacks."""
+        outputs = outputs_by_key(stack)
+        missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
+        if missing:
+            raise missing_outputs(stack["StackName"], missing)
+        # StackId: arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>
+        return cls(
+            account_id=stack["StackId"].split(":")[4],
+            bucket=outputs["OfflineStoreBucket"],
+            sagemaker_role_arn=outputs["SageMakerRoleArn"],
+            msk_cluster_arn=outputs.get("MskClusterArn", ""),
+            bootstrap_servers=outputs.get("MskBootstrapServers", ""),
         )
-    # arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>
-    outputs["AccountId"] = stack["StackId"].split(":")[4]
-    return outputs
 
 
-def apply_stack_outputs(settings: Settings, outputs: dict[str, str]) -> Settings:
-    """`settings` with the stack's resources filled in (bucket, role, bootstrap servers, account id)."""
-    changes: dict[str, Any] = {}
-    extra = dict(settings.extra, account_id=outputs["AccountId"])
-    for key, target in STACK_OUTPUTS.items():
-        if target.startswith("extra."):
-            extra[target.removeprefix("extra.")] = outputs[key]
-        else:
-            changes[target] = outputs[key]
-    return settings.replace(extra=extra, **changes)
+def read_stack_outputs(settings: Settings, cloudformation: Any | None = None) -> StackOutputs:
+    """The stack's outputs (default client: `settings.client("cloudformation")`); StackNotReady if unusable."""
+    return StackOutputs.from_stack(
+        describe_stack(settings, cloudformation or settings.client("cloudformation"))
+    )

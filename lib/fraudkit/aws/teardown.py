@@ -2,10 +2,12 @@
 
 The stage modules own the deletions they know best (`fraudkit.model.deploy.undeploy`,
 `fraudkit.featurestore.delete_feature_groups`); this module adds what no single stage sees: endpoint
-configs and models left behind by earlier deploys (an endpoint update keeps the old ones), and on aws
-the offline-store objects in S3, the feature groups' Glue tables and the uploaded model artifacts
-(the emulator keeps those under the state directory, which `fraudkit.services.remove_local_state`
-deletes). Results are counts, so notebook 99 prints the same thing on every run.
+configs and models left behind by earlier deploys (an endpoint update keeps the old ones), and what
+the backend keeps after those deletions (`Backend.delete_offline_data`, `delete_model_artifacts`): on
+aws the offline-store objects in S3, the feature groups' Glue tables and the uploaded model artifacts;
+locally nothing, as the emulator keeps them under the state directory, which
+`fraudkit.services.remove_local_state` deletes. Results are counts, so notebook 99 prints the same
+thing on every run.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from urllib.parse import urlparse
 from botocore.exceptions import ClientError
 
 from fraudkit.config import Settings
-
-MODEL_ARTIFACT_PREFIX = "fraudkit/models/"  # where fraudkit.model.deploy uploads model.tar.gz
 
 
 def is_missing(error: ClientError) -> bool:
@@ -90,16 +90,13 @@ def delete_offline_store_data(settings: Settings, offline_config: dict[str, Any]
 
 
 def delete_workshop_feature_groups(settings: Settings) -> int:
-    """Delete the workshop's feature groups (waiting until gone); on aws also their offline data."""
+    """Delete the workshop's feature groups (waiting until gone) and what the backend keeps of their offline data."""
     from fraudkit.featurestore import card_feature_groups, delete_feature_groups, describe
 
     names = [spec.name for spec in card_feature_groups(settings)]
     offline_configs = [group.get("OfflineStoreConfig") for group in (describe(settings, n) for n in names) if group]
     deleted = delete_feature_groups(settings, names)
-    if settings.backend == "aws":
-        for offline_config in offline_configs:
-            if offline_config:
-                delete_offline_store_data(settings, offline_config)
+    settings.provider.delete_offline_data([config for config in offline_configs if config])
     return len(deleted)
 
 
@@ -114,6 +111,5 @@ def delete_workshop_resources(settings: Settings) -> dict[str, int]:
     """Delete the endpoint, models and feature groups the workshop created; how many of each."""
     deleted = delete_endpoint_and_models(settings)
     deleted["feature groups"] = delete_workshop_feature_groups(settings)
-    if settings.backend == "aws":
-        deleted["model artifacts"] = delete_s3_prefix(settings, settings.offline_store_bucket, MODEL_ARTIFACT_PREFIX)
+    deleted.update(settings.provider.delete_model_artifacts())
     return deleted

@@ -1,9 +1,9 @@
-"""Batch ingestion of a feature frame into a feature group.
+"""Batch ingestion of a feature frame into a feature group, by the backend's fastest path.
 
-On AWS the only write API is PutRecord (one record per call), so `ingest` runs PutRecord from
-parallel workers. Locally it uses the emulator's bulk path (`POST /_fraudkit/bulk-ingest`, Arrow
-IPC chunks): the same end state (latest record per id online, every row offline, event-time rule
-applied) without a round trip per record, so full-scale data loads in seconds.
+On AWS the only write API is PutRecord (one record per call): `put_records` runs it from parallel
+workers. Locally the emulator's bulk path (`POST /_fraudkit/bulk-ingest`, Arrow IPC chunks) reaches
+the same end state (latest record per id online, every row offline, event-time rule applied) without
+a round trip per record, so full-scale data loads in seconds. `ingest` lets the backend choose.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from urllib.parse import quote
 import polars as pl
 from tqdm import tqdm
 
+from fraudkit.backends.base import PUT_WORKERS
 from fraudkit.config import Settings
+from fraudkit.featurestore.specs import EVENT_TIME, RECORD_ID
 
 BULK_CHUNK_ROWS = 1_000_000
-PUT_WORKERS = 8  # below botocore's default pool of 10 connections
 
 
 class IngestError(RuntimeError):
@@ -43,6 +44,12 @@ def wire_records(frame: pl.DataFrame) -> Iterator[list[dict[str, str]]]:
     """Each row as a PutRecord `Record`: every non-null value as a string."""
     for row in frame.iter_rows(named=True):
         yield [{"FeatureName": k, "ValueAsString": _text(v)} for k, v in row.items() if v is not None]
+
+
+def latest_per_record(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each record id's row with the newest event time (of equal ones, the last): what the online
+    store keeps of `frame`, for writers that pay per record."""
+    return frame.sort(EVENT_TIME, maintain_order=True).unique(RECORD_ID, keep="last", maintain_order=True)
 
 
 def _progress(total: int, quiet: bool, what: str) -> tqdm:
@@ -86,8 +93,5 @@ def bulk_ingest_local(settings: Settings, name: str, frame: pl.DataFrame, quiet:
 
 def ingest(settings: Settings, name: str, frame: pl.DataFrame, workers: int = PUT_WORKERS, quiet: bool = False) -> int:
     """Write every row of `frame` (columns = the group's features) to feature group `name`; returns rows."""
-    if settings.backend == "local":
-        bulk_ingest_local(settings, name, frame, quiet)
-    else:
-        put_records(settings, name, frame, workers, quiet)
+    settings.provider.ingest(name, frame, quiet, workers)
     return frame.height

@@ -1,9 +1,10 @@
 """Offline (historical) queries with DuckDB in place of Athena.
 
 Each feature group becomes a DuckDB view over its offline-store Parquet files (hive partitions
-year/month/day/hour included), named like the group. On the local backend the files live under
-the emulator's S3 directory and the emulator is asked to flush its buffered rows first; on aws the
-view reads the group's ResolvedOutputS3Uri through DuckDB's httpfs extension.
+year/month/day/hour included), named like the group. The backend opens the connection and names the
+files (`Backend.offline_connection`, `offline_glob`): on the local backend they live under the
+emulator's S3 directory and the emulator is asked to flush its buffered rows first; on aws the view
+reads the group's ResolvedOutputS3Uri straight from S3 (DuckDB's httpfs), not through Athena.
 
 The offline store is append-only, on AWS as in the emulator: every PutRecord and DeleteRecord adds a
 row, so a replayed put (a stream stage redoing its last batch after a restart, a re-run ingestion)
@@ -28,7 +29,6 @@ import polars as pl
 
 from fraudkit.config import Settings
 from fraudkit.featurestore.admin import describe
-from fraudkit.storage import local_object_path
 
 DUCKDB_TYPES = {"Integral": "BIGINT", "Fractional": "DOUBLE", "String": "VARCHAR"}
 ADDED_COLUMNS = (
@@ -60,31 +60,16 @@ def _group(settings: Settings, name: str) -> dict[str, Any]:
     return found
 
 
-def offline_source(settings: Settings, group: dict[str, Any]) -> str | None:
-    """The read_parquet glob of a group's offline files; None when nothing was written yet (local)."""
-    uri = group["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"]
-    if settings.backend != "local":
-        return f"{uri}/**/*.parquet"
-    folder = local_object_path(settings.emulator_dir, uri)
-    if not any(folder.glob("year=*/month=*/day=*/hour=*/*.parquet")):
-        return None
-    return str(folder / "year=*" / "month=*" / "day=*" / "hour=*" / "*.parquet")
-
-
 def offline_connection(settings: Settings, names: Sequence[str]) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per feature group (named like the group) over its offline store.
 
     The views hold every row ever written, replays and superseded writes included (see the module
     docstring); query through `latest_snapshot` or `point_in_time_join` to get one row per record.
     """
-    if settings.backend == "local":
-        flush_local(settings)
-    con = duckdb.connect()
-    if settings.backend != "local":
-        con.execute("INSTALL httpfs; LOAD httpfs; CREATE SECRET (TYPE s3, PROVIDER credential_chain)")
+    con = settings.provider.offline_connection()
     for name in names:
         group = _group(settings, name)
-        source = offline_source(settings, group)
+        source = settings.provider.offline_glob(group["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"])
         if source is None:  # an empty table with the group's schema
             columns = ", ".join(
                 f"CAST(NULL AS {DUCKDB_TYPES[d['FeatureType']]}) AS {_quote(d['FeatureName'])}"

@@ -12,12 +12,11 @@ from typing import Any
 
 import polars as pl
 
-from fraudkit.config import LOCAL_ACCOUNT_ID, Settings
+from fraudkit.config import Settings
 
 RECORD_ID = "cc_num"
 EVENT_TIME = "trans_time"
 SOURCE_EVENT_TIME = "event_time"  # the transactions' timestamp column the event time is derived from
-LOCAL_ROLE_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/fraudkit-feature-store"
 OFFLINE_PREFIX = "feature-store"
 POLARS_TYPES: dict[str, pl.DataType] = {"Integral": pl.Int64(), "Fractional": pl.Float64(), "String": pl.Utf8()}
 
@@ -54,10 +53,9 @@ class FeatureGroupSpec:
         if self.online:
             request["OnlineStoreConfig"] = {"EnableOnlineStore": True}
         if self.offline:
-            request["OfflineStoreConfig"] = {
-                "S3StorageConfig": {"S3Uri": f"s3://{settings.offline_store_bucket}/{OFFLINE_PREFIX}"}
-            }
-            request["RoleArn"] = role_arn(settings)
+            backend = settings.provider
+            request["OfflineStoreConfig"] = {"S3StorageConfig": {"S3Uri": f"s3://{backend.bucket}/{OFFLINE_PREFIX}"}}
+            request["RoleArn"] = backend.role_arn  # the role the offline store writes with
         return request
 
     def frame_from(self, features: pl.DataFrame) -> pl.DataFrame:
@@ -69,16 +67,6 @@ class FeatureGroupSpec:
             else:
                 columns.append(pl.col(name).cast(POLARS_TYPES[kind]))
         return features.select(columns)
-
-
-def role_arn(settings: Settings) -> str:
-    """The role the offline store writes with: a dummy locally, the stack's SageMaker role on aws."""
-    if settings.backend == "local":
-        return LOCAL_ROLE_ARN
-    arn = settings.extra.get("sagemaker_role_arn")
-    if not arn:
-        raise ValueError("no SageMaker role ARN: apply the stack outputs first (fraudkit.services.prepare_backend)")
-    return arn
 
 
 def online_group(settings: Settings) -> FeatureGroupSpec:

@@ -7,7 +7,6 @@ so a retrained model is a new model and config and the endpoint moves to it with
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,9 @@ from typing import Any
 import numpy as np
 from botocore.exceptions import ClientError
 
-from fraudkit.config import Settings, read_service_record
-from fraudkit.storage import upload_artifact
+from fraudkit.config import Settings
+from fraudkit.storage import MODEL_ARTIFACT_PREFIX
 
-# AWS accounts publishing the built-in XGBoost image (sagemaker-xgboost:1.7-1) per region
-XGBOOST_IMAGE_ACCOUNTS = {
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-    "eu-west-1": "141502667606",
-    "eu-central-1": "492215442770",
-    "ap-southeast-2": "783357654285",
-}
-XGBOOST_IMAGE_TAG = "sagemaker-xgboost:1.7-1"
-LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/fraudkit-local"
 INSTANCE_TYPE = "ml.m5.large"
 
 
@@ -37,25 +24,8 @@ class DeploymentError(RuntimeError):
     """The endpoint did not reach InService; the message carries SageMaker's FailureReason."""
 
 
-def xgboost_image(region: str) -> str:
-    if region not in XGBOOST_IMAGE_ACCOUNTS:
-        raise DeploymentError(
-            f"no built-in XGBoost image known for region {region}: use one of {sorted(XGBOOST_IMAGE_ACCOUNTS)}"
-        )
-    return f"{XGBOOST_IMAGE_ACCOUNTS[region]}.dkr.ecr.{region}.amazonaws.com/{XGBOOST_IMAGE_TAG}"
-
-
 def artifact_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
-def _execution_role(settings: Settings) -> str:
-    if settings.backend == "local":
-        return LOCAL_ROLE_ARN
-    role = settings.extra.get("sagemaker_role_arn", "")
-    if not role:
-        raise DeploymentError("no SageMaker execution role: the stack output sagemaker_role_arn is missing")
-    return role
 
 
 def _is_already_existing(error: ClientError) -> bool:
@@ -75,14 +45,9 @@ def describe_endpoint(settings: Settings, endpoint_name: str | None = None) -> d
     return response
 
 
-def _poll_settings(settings: Settings) -> tuple[float, float]:
-    """(seconds between polls, default timeout): the emulator answers in milliseconds, AWS in minutes."""
-    return (0.05, 60.0) if settings.backend == "local" else (15.0, 1800.0)
-
-
 def wait_for_endpoint(settings: Settings, endpoint_name: str, timeout: float | None = None) -> dict[str, Any]:
     """Poll until the endpoint is InService; DeploymentError when it fails or time runs out."""
-    poll, default_timeout = _poll_settings(settings)
+    poll, default_timeout = settings.provider.endpoint_poll
     deadline = time.monotonic() + (timeout or default_timeout)
     while True:
         description = describe_endpoint(settings, endpoint_name)
@@ -101,7 +66,7 @@ def wait_for_endpoint(settings: Settings, endpoint_name: str, timeout: float | N
 def _delete_failed_endpoint(settings: Settings, endpoint_name: str) -> None:
     """A Failed endpoint cannot be updated: delete it and wait until it is gone."""
     settings.client("sagemaker").delete_endpoint(EndpointName=endpoint_name)
-    poll, timeout = _poll_settings(settings)
+    poll, timeout = settings.provider.endpoint_poll
     deadline = time.monotonic() + timeout
     while describe_endpoint(settings, endpoint_name) is not None:
         if time.monotonic() > deadline:
@@ -109,30 +74,20 @@ def _delete_failed_endpoint(settings: Settings, endpoint_name: str) -> None:
         time.sleep(poll)
 
 
-def _require_own_emulator(settings: Settings) -> None:
-    """Locally the artifact is written under the state dir, so the emulator must serve that state dir."""
-    if settings.backend != "local" or os.environ.get("FRAUDKIT_EMULATOR_URL"):
-        return
-    if read_service_record(settings.emulator_dir / "server.json") is None:
-        raise DeploymentError(
-            f"no emulator is serving the state dir {settings.state_dir}: start it (`make local-up` or "
-            "fraudkit.services.ensure_local_services) with the same state dir"
-        )
-
-
 def deploy(settings: Settings, artifact: Path, endpoint_name: str | None = None) -> str:
-    """Upload `artifact`, create its model and endpoint config, create or update the endpoint, wait."""
-    _require_own_emulator(settings)
+    """Upload `artifact` to the backend's bucket, create its model (the backend's image and role) and
+    endpoint config, create or update the endpoint, wait."""
+    backend = settings.provider
     endpoint_name = endpoint_name or settings.endpoint_name
     digest = artifact_digest(artifact)
-    uri = upload_artifact(settings, artifact, key=f"fraudkit/models/{settings.scale}/{digest}/model.tar.gz")
+    uri = backend.upload_artifact(artifact, key=f"{MODEL_ARTIFACT_PREFIX}{settings.scale}/{digest}/model.tar.gz")
     sagemaker = settings.client("sagemaker")
     model_name, config_name = f"{settings.model_name}-{digest}", f"{endpoint_name}-{digest}"
     try:
         sagemaker.create_model(
             ModelName=model_name,
-            PrimaryContainer={"Image": xgboost_image(settings.region), "ModelDataUrl": uri},
-            ExecutionRoleArn=_execution_role(settings),
+            PrimaryContainer={"Image": backend.endpoint_image(), "ModelDataUrl": uri},
+            ExecutionRoleArn=backend.role_arn,
         )
     except ClientError as error:
         if not _is_already_existing(error):

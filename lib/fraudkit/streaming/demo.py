@@ -71,7 +71,7 @@ def run_demo(
     tail = TopicTail(settings, settings.decisions_topic)
     try:
         # on aws the deployed Flink application and Lambda functions run the stages
-        with Pipeline(settings, scorer) if settings.backend == "local" else contextlib.nullcontext():
+        with contextlib.nullcontext() if settings.provider.hosts_stream_stages else Pipeline(settings, scorer):
             sender = threading.Thread(target=send_live, args=(settings, list(transactions_of(plan)), fast), daemon=True)
             sender.start()
             for message in tail.messages(timeout_s, until=lambda _: wanted <= decisions.keys()):

@@ -6,13 +6,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
 
 from fraudkit.config import Settings
-from fraudkit.featurestore.ingest import bulk_ingest_local, wire_records
 from fraudkit.featurestore.specs import EVENT_TIME, RECORD_ID
 from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, parse_time
 
@@ -32,17 +30,17 @@ class AggregateWriter:
     decision path (decisions carry their window in the `features` message), so its writes are merged:
     at 1,000 tx/s one write per stream batch cost the emulator a quarter of a core.
 
-    Locally a write is one request to the emulator's bulk path (every aggregate reaches the offline
-    store, the event-time rule picks the online row). On AWS, where PutRecord is the only write, only
-    the latest event of each card is put, through a small thread pool (boto3 clients are
-    thread-safe): the online row after the write is the same at a fraction of the calls.
+    How a write reaches the group is the backend's (`Backend.stream_writer`, built once here): locally
+    one request to the emulator's bulk path (every aggregate reaches the offline store, the event-time
+    rule picks the online row); on AWS, where PutRecord is the only write, only the latest event of
+    each card, through a small thread pool: the online row after the write is the same at a fraction
+    of the calls.
     """
 
     def __init__(self, settings: Settings, threads: int = CLIENT_THREADS) -> None:
         self.settings = settings
         self.feature_group = settings.online_feature_group
-        self.client = settings.client("sagemaker-featurestore-runtime")
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="put-record")
+        self._write_rows = settings.provider.stream_writer(self.feature_group, threads)
         self._changed = threading.Condition()
         self._queued: list[dict[str, Any]] = []
         self._submitted = 0  # calls so far
@@ -50,16 +48,6 @@ class AggregateWriter:
         self._awaited = False  # a caller waits: write now
         self._failures: deque[tuple[int, int, BaseException]] = deque(maxlen=1000)  # (first, last call, error)
         threading.Thread(target=self._write_queued, name="aggregate-writer", daemon=True).start()
-
-    @staticmethod
-    def latest_per_card(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        latest: dict[str, tuple[int, dict[str, Any]]] = {}
-        for message in messages:
-            event_micros = parse_time(message["event_time"])
-            current = latest.get(message["cc_num"])
-            if current is None or event_micros >= current[0]:
-                latest[message["cc_num"]] = (event_micros, message)
-        return [message for _, message in latest.values()]
 
     @staticmethod
     def rows(messages: list[dict[str, Any]]) -> pl.DataFrame:
@@ -116,12 +104,4 @@ class AggregateWriter:
                 self._changed.notify_all()
 
     def _write(self, messages: list[dict[str, Any]]) -> None:
-        if self.settings.backend == "local":
-            bulk_ingest_local(self.settings, self.feature_group, self.rows(messages), True)
-            return
-        records = wire_records(self.rows(self.latest_per_card(messages)))
-        for future in [self.pool.submit(self._put, record) for record in records]:
-            future.result()
-
-    def _put(self, record: list[dict[str, str]]) -> None:
-        self.client.put_record(FeatureGroupName=self.feature_group, Record=record)
+        self._write_rows(self.rows(messages))

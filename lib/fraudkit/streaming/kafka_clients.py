@@ -1,9 +1,5 @@
-"""Kafka clients configured for the backend: plaintext loopback locally, MSK with IAM auth on AWS.
-
-This is the one place where the streaming code differs between backends (as `Settings.client` is
-for the AWS APIs): on `aws`, MSK's IAM authentication is SASL OAUTHBEARER over TLS with a token
-signed by `aws-msk-iam-sasl-signer`.
-"""
+"""Kafka clients configured by the backend (`Settings.provider.kafka_config`): plaintext loopback
+locally, MSK with IAM authentication on AWS."""
 
 from __future__ import annotations
 
@@ -13,35 +9,13 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.net.sasl.oauth import AbstractTokenProvider
 
 from fraudkit.config import Settings
 
 
-class MskIamTokenProvider(AbstractTokenProvider):
-    """SASL OAUTHBEARER tokens for MSK, signed with the default AWS credentials of the region."""
-
-    def __init__(self, region: str) -> None:
-        super().__init__()
-        self.region = region
-
-    def token(self) -> str:
-        from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
-
-        token, _expiry_ms = MSKAuthTokenProvider.generate_auth_token(self.region)
-        return str(token)
-
-
 def client_config(settings: Settings) -> dict[str, Any]:
     """Connection settings shared by every producer, consumer and admin client of the kit."""
-    config: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers.split(",")}
-    if settings.backend == "aws":
-        config.update(
-            security_protocol="SASL_SSL",
-            sasl_mechanism="OAUTHBEARER",
-            sasl_oauth_token_provider=MskIamTokenProvider(settings.region),
-        )
-    return config
+    return settings.provider.kafka_config()
 
 
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
@@ -53,10 +27,12 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
 
 def make_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
     """A consumer without group management: callers assign partitions and track offsets themselves."""
-    options: dict[str, Any] = {"enable_auto_commit": False, "group_id": None, "auto_offset_reset": "earliest"}
-    if settings.backend == "local":
-        # kafka-python checks CRCs in pure Python (a third of a stage's CPU); loopback needs no check
-        options["check_crcs"] = False
+    options: dict[str, Any] = {
+        "enable_auto_commit": False,
+        "group_id": None,
+        "auto_offset_reset": "earliest",
+        "check_crcs": settings.provider.verify_crcs,
+    }
     options.update(overrides)
     return KafkaConsumer(**client_config(settings), **options)
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 import orjson
@@ -32,7 +32,7 @@ import polars as pl
 import psutil
 
 from fraudkit.background import is_running
-from fraudkit.config import ServiceName, Settings, read_service_record, service_files
+from fraudkit.config import Settings, read_service_record, service_files
 from fraudkit.heap import long_lived_objects_frozen
 from fraudkit.streaming.broker import create_topics, delete_topics
 from fraudkit.streaming.pipeline import TopicTail, prepare
@@ -120,9 +120,8 @@ def stage_environment(settings: Settings) -> dict[str, str]:
         FRAUDKIT_FEATURES_TOPIC=settings.features_topic,
         FRAUDKIT_DECISIONS_TOPIC=settings.decisions_topic,
         FRAUDKIT_DEAD_LETTER_TOPIC=settings.dead_letter_topic,
+        FRAUDKIT_EMULATOR_URL=settings.emulator_url,  # read by the local backend only
     )
-    if settings.backend == "local":
-        env["FRAUDKIT_EMULATOR_URL"] = settings.emulator_url
     return env
 
 
@@ -177,14 +176,13 @@ def running_stages(settings: Settings, batch_size: int, cpu_s: dict[str, float])
 
 
 def service_processes(settings: Settings) -> dict[str, psutil.Process]:
-    """The local emulator and broker processes (none on aws or when the broker is someone else's)."""
-    found = {}
-    if settings.backend == "local":
-        for name in get_args(ServiceName):
-            record = read_service_record(service_files(settings.state_dir, name).record)
-            if record is not None and is_running(record):
-                with contextlib.suppress(psutil.Error):
-                    found[name] = psutil.Process(int(record["pid"]))
+    """The backend's local service processes (none on aws or when the broker is someone else's)."""
+    found: dict[str, psutil.Process] = {}
+    for service in settings.provider.local_services:
+        record = read_service_record(service_files(settings.state_dir, service.name).record)
+        if record is not None and is_running(record):
+            with contextlib.suppress(psutil.Error):
+                found[service.name] = psutil.Process(int(record["pid"]))
     return found
 
 
