@@ -39,11 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator in the foreground (Ctrl-C stops it)")
-    serve.add_argument("--port", type=_port, help="port to listen on (default: FRAUDKIT_EMULATOR_PORT or 4580; 0 = any)")
-    serve.add_argument("--state-dir", type=Path, help="where state lives (default: FRAUDKIT_STATE_DIR or .fraudkit)")
+    serve.add_argument(
+        "--port", type=_port, help="port to listen on (default: FRAUDKIT_EMULATOR_PORT or 4580; 0 = any)"
+    )
+    serve.add_argument(
+        "--state-dir", type=Path, help="where state lives (default: FRAUDKIT_STATE_DIR or .fraudkit)"
+    )
     serve.add_argument("--quiet", action="store_true", help="do not print the export lines")
     env = commands.add_parser("env", help="print `export AWS_ENDPOINT_URL_...` lines for a shell")
-    env.add_argument("--port", type=_port, help="the emulator's port (default: the running server's, else 4580)")
+    env.add_argument(
+        "--port", type=_port, help="the emulator's port (default: the running server's, else 4580)"
+    )
     env.add_argument("--state-dir", type=Path, help="state directory of the running server")
     return parser
 

@@ -87,7 +87,9 @@ class EmulatorState:
                 check = getattr(self.backend(name), "problems", None)
                 found += [f"{name}: {problem}" for problem in (check() if callable(check) else [])]
             except Exception as err:
-                found.append(f"{name}: the state under {self.state_dir} is unusable ({type(err).__name__}: {err})")
+                found.append(
+                    f"{name}: the state under {self.state_dir} is unusable ({type(err).__name__}: {err})"
+                )
         return found
 
     def close(self) -> None:

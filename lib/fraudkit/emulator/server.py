@@ -60,11 +60,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _refuse(self, status: int, message: str) -> None:
         """Answer a request whose body cannot be delimited; the connection cannot be reused after it."""
         self.close_connection = True
-        self._send(HttpResponse(status, orjson.dumps({"__type": "SerializationException", "Message": message}),
-                                [("Content-Type", "application/json"), ("x-amzn-ErrorType", "SerializationException")]))
+        self._send(
+            HttpResponse(
+                status,
+                orjson.dumps({"__type": "SerializationException", "Message": message}),
+                [("Content-Type", "application/json"), ("x-amzn-ErrorType", "SerializationException")],
+            )
+        )
 
     def _send(self, response: HttpResponse) -> None:
-        reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
+        reason = (
+            HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
+        )
         head = [f"HTTP/1.1 {response.status} {reason}"]
         head += [f"{name}: {value}" for name, value in response.headers]
         head.append(f"Content-Length: {len(response.body)}")

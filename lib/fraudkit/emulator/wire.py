@@ -130,7 +130,9 @@ def _string_parser(shape: Shape) -> Parser:
             _fail(errors, value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
         elif pattern is not None and pattern.fullmatch(value) is None:
             _fail(errors, value, path, f"Member must satisfy regular expression pattern: {raw_pattern}")
-        elif pattern is not None and len(value) <= KNOWN_VALID_LENGTH and len(known_valid) < KNOWN_VALID_COUNT:
+        elif (
+            pattern is not None and len(value) <= KNOWN_VALID_LENGTH and len(known_valid) < KNOWN_VALID_COUNT
+        ):
             known_valid.add(value)
         return value
 
@@ -146,10 +148,16 @@ def _number_parser(shape: Shape) -> Parser:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
 
     def parse(value: Any, path: str, errors: list[str]) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float) or (bits and not isinstance(value, int)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (bits and not isinstance(value, int))
+        ):
             raise SerializationException(f"Expected a {shape.type_name} at '{path}', got {value!r:.40}")
         if bits and not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
-            raise SerializationException(f"The number at '{path}' does not fit a {bits}-bit {shape.type_name}")
+            raise SerializationException(
+                f"The number at '{path}' does not fit a {bits}-bit {shape.type_name}"
+            )
         if low is not None and value < low:
             _fail(errors, value, path, f"Member must have value greater than or equal to {low}")
         elif high is not None and value > high:
@@ -171,7 +179,9 @@ def _timestamp_parser(value: Any, path: str, errors: list[str]) -> Any:
             return dt.datetime.fromtimestamp(value, dt.UTC)
         if isinstance(value, str):
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)  # AWS reads zoneless times as UTC
+            return (
+                parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+            )  # AWS reads zoneless times as UTC
     except (ValueError, OverflowError, OSError):
         pass
     raise SerializationException(f"Expected a timestamp at '{path}', got {value!r:.40}")
@@ -249,7 +259,9 @@ _BUILDING: dict[tuple[str, int], Any] = {}  # trampolines of the shapes being bu
 Compiled = TypeVar("Compiled")
 
 
-def _compiled(kind: str, cache: dict[int, Compiled], key: int, build: Callable[[], Compiled], trampoline: Compiled) -> Compiled:
+def _compiled(
+    kind: str, cache: dict[int, Compiled], key: int, build: Callable[[], Compiled], trampoline: Compiled
+) -> Compiled:
     """The cached function of a shape, built once under a lock by the first request that needs it.
 
     A recursive shape meets itself while it is built and gets `trampoline`, which calls the finished
@@ -275,8 +287,13 @@ def parser_for(shape: Shape) -> Parser:
     key = id(shape)
     found = _PARSERS.get(key)
     if found is None:
-        found = _compiled("parser", _PARSERS, key, lambda: _build_parser(shape),
-                          lambda value, path, errors: _PARSERS[key](value, path, errors))
+        found = _compiled(
+            "parser",
+            _PARSERS,
+            key,
+            lambda: _build_parser(shape),
+            lambda value, path, errors: _PARSERS[key](value, path, errors),
+        )
     return found
 
 
@@ -353,8 +370,13 @@ def serializer_for(shape: Shape) -> Serializer:
     key = id(shape)
     found = _SERIALIZERS.get(key)
     if found is None:
-        found = _compiled("serializer", _SERIALIZERS, key, lambda: _build_serializer(shape),
-                          lambda value: _SERIALIZERS[key](value))
+        found = _compiled(
+            "serializer",
+            _SERIALIZERS,
+            key,
+            lambda: _build_serializer(shape),
+            lambda value: _SERIALIZERS[key](value),
+        )
     return found
 
 
@@ -372,7 +394,11 @@ def _build_serializer(shape: Shape) -> Serializer:
         return _identity if item is _identity else (lambda value: [item(v) for v in value])
     if kind == "map":
         map_value = serializer_for(shape.value)  # type: ignore[attr-defined]
-        return _identity if map_value is _identity else (lambda value: {k: map_value(v) for k, v in value.items()})
+        return (
+            _identity
+            if map_value is _identity
+            else (lambda value: {k: map_value(v) for k, v in value.items()})
+        )
     if kind == "timestamp":
         return _timestamp_value
     if kind == "blob":
@@ -478,8 +504,13 @@ def _rest_members(shape: Shape) -> list[_RestMember]:
     found = _REST_MEMBERS.get(id(shape))
     if found is None:
         found = _REST_MEMBERS[id(shape)] = [
-            _RestMember(name, member, member.serialization.get("location"), member.serialization.get("name", name),
-                        _member_segment(name))
+            _RestMember(
+                name,
+                member,
+                member.serialization.get("location"),
+                member.serialization.get("name", name),
+                _member_segment(name),
+            )
             for name, member in shape.members.items()  # type: ignore[attr-defined]
         ]
     return found
@@ -583,7 +614,9 @@ def serialize_rest_response(op: OperationModel, output: dict[str, Any], request_
         elif value is not None and location is None:
             body_members[name] = value
     if body is None:
-        body = orjson.dumps(serializer_for(shape)(body_members)) if body_members or payload_name is None else b""
+        body = (
+            orjson.dumps(serializer_for(shape)(body_members)) if body_members or payload_name is None else b""
+        )
     if not any(h.lower() == "content-type" for h, _ in headers):
         headers.append(("Content-Type", content_type))
     return HttpResponse(status, body, headers)
@@ -628,7 +661,9 @@ Extension = tuple[str, ExtensionHandler]
 class WireApp:
     """The emulator as a function from an HTTP request to an HTTP response."""
 
-    def __init__(self, state: EmulatorState, extensions: dict[tuple[str, str], Extension] | None = None) -> None:
+    def __init__(
+        self, state: EmulatorState, extensions: dict[tuple[str, str], Extension] | None = None
+    ) -> None:
         self.state = state
         self.extensions = extensions or {}
 
@@ -644,7 +679,9 @@ class WireApp:
                 return handle(req, self.state)
             target = req.headers.get("x-amz-target")
             if target is not None:
-                service = JSON_SERVICES[0]  # the JSON protocol's error conventions, even for an unknown target
+                service = JSON_SERVICES[
+                    0
+                ]  # the JSON protocol's error conventions, even for an unknown target
                 found = json_targets().get(target)
                 if found is None:
                     raise UnknownOperationException(f"Unknown operation {target:.100}")
@@ -667,10 +704,14 @@ class WireApp:
             if match is not None:
                 return route.service, route.operation, match.groupdict()
         # no route of this method: 405 when the path is another method's, else 404
-        unrouted = MethodNotAllowed if any(route.pattern.match(req.path) for route in rest_routes()) else NoSuchRoute
+        unrouted = (
+            MethodNotAllowed if any(route.pattern.match(req.path) for route in rest_routes()) else NoSuchRoute
+        )
         raise unrouted(f"No operation for {req.method} {req.path[:100]}")
 
-    def _call(self, service: str, op: OperationModel, params: dict[str, Any], request_id: str) -> dict[str, Any]:
+    def _call(
+        self, service: str, op: OperationModel, params: dict[str, Any], request_id: str
+    ) -> dict[str, Any]:
         handler = handler_for(service, op.name)
         if handler is None:
             raise UnknownOperationException(f"{op.name} is not supported by the local emulator")

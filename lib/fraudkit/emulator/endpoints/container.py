@@ -80,9 +80,13 @@ def _csv_rows(body: bytes, n_features: int) -> np.ndarray:
         values = np.array(joined.split(b","), dtype=np.float32)
     except ValueError:  # empty fields are missing values; anything else must be a number
         try:
-            values = np.array([float(v) if v.strip() else np.nan for v in joined.split(b",")], dtype=np.float32)
+            values = np.array(
+                [float(v) if v.strip() else np.nan for v in joined.split(b",")], dtype=np.float32
+            )
         except ValueError:
-            raise ContainerError(400, "Loading csv data failed: every field must be a number or empty") from None
+            raise ContainerError(
+                400, "Loading csv data failed: every field must be a number or empty"
+            ) from None
     return values.reshape(len(lines), n_features)
 
 
@@ -128,7 +132,9 @@ def encode_scores(scores: np.ndarray, accept: str | None) -> tuple[bytes, str]:
     return json.dumps({"predictions": [{"score": v} for v in values]}).encode(), JSON
 
 
-def invoke(booster: xgb.Booster, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+def invoke(
+    booster: xgb.Booster, body: bytes, content_type: str | None, accept: str | None
+) -> tuple[bytes, str]:
     """One InvokeEndpoint call against a loaded booster: decode, predict, encode."""
     rows = decode_rows(body, media_type(content_type), booster.num_features())
     scores = np.asarray(booster.inplace_predict(rows, validate_features=False))

@@ -23,7 +23,9 @@ def _registry(ctx: RequestContext) -> EndpointRegistry:
 def _timestamps(record: dict[str, Any]) -> dict[str, Any]:
     """The stored record with epoch-second times as datetimes, for the wire layer to serialise."""
     return {
-        key: datetime.fromtimestamp(value, UTC) if key.endswith("Time") and isinstance(value, float) else value
+        key: datetime.fromtimestamp(value, UTC)
+        if key.endswith("Time") and isinstance(value, float)
+        else value
         for key, value in record.items()
         if key not in _INTERNAL
     }
@@ -39,11 +41,16 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str, name_ke
     if status := params.get("StatusEquals"):
         items = [item for item in items if item.get("EndpointStatus") == status]
     sort_field = {"Name": name_key, "Status": "EndpointStatus"}.get(params.get("SortBy", ""), "CreationTime")
-    items.sort(key=lambda item: (item.get(sort_field, ""), item[name_key]), reverse=params.get("SortOrder") != "Ascending")
+    items.sort(
+        key=lambda item: (item.get(sort_field, ""), item[name_key]),
+        reverse=params.get("SortOrder") != "Ascending",
+    )
     try:
         start = int(params.get("NextToken") or 0)
     except ValueError:
-        raise ValidationException("NextToken is not valid: pass the NextToken of the previous response") from None
+        raise ValidationException(
+            "NextToken is not valid: pass the NextToken of the previous response"
+        ) from None
     size = int(params.get("MaxResults") or 10)
     page = items[start : start + size]
     out: dict[str, Any] = {key: [_timestamps(item) for item in page]}
@@ -64,13 +71,19 @@ def create_model(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         raise ValidationException("Either PrimaryContainer or Containers must be specified.")
     for container in [params.get("PrimaryContainer") or {}, *(params.get("Containers") or [])]:
         if container.get("ModelDataUrl"):
-            object_path(registry.root, container["ModelDataUrl"])  # refused now, not when an endpoint loads it
+            object_path(
+                registry.root, container["ModelDataUrl"]
+            )  # refused now, not when an endpoint loads it
     arn = registry.arn(MODEL, name)
     record: dict[str, Any] = {
         "ModelName": name,
         "ModelArn": arn,
         "CreationTime": time.time(),
-        **{k: params[k] for k in ("PrimaryContainer", "Containers", "ExecutionRoleArn", "VpcConfig") if k in params},
+        **{
+            k: params[k]
+            for k in ("PrimaryContainer", "Containers", "ExecutionRoleArn", "VpcConfig")
+            if k in params
+        },
         "EnableNetworkIsolation": bool(params.get("EnableNetworkIsolation", False)),
     }
     registry.insert(MODEL, name, record)

@@ -71,7 +71,9 @@ class EndpointRegistry:
         return ValidationException(f'Could not find {KIND_NOUNS[kind]} "{self.arn(kind, name)}".')
 
     def already_exists(self, kind: str, name: str) -> ValidationException:
-        return ValidationException(f'Cannot create already existing {KIND_NOUNS[kind]} "{self.arn(kind, name)}".')
+        return ValidationException(
+            f'Cannot create already existing {KIND_NOUNS[kind]} "{self.arn(kind, name)}".'
+        )
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         with self._lock:

@@ -21,7 +21,9 @@ def invoke_endpoint(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
             raise ValidationException(f"Endpoint {name} of account {registry.account_id} not found.")
         raise ValidationException(f"Endpoint {name} is not in service (status {record['EndpointStatus']}).")
     try:
-        body, content_type = invoke(booster, params.get("Body") or b"", params.get("ContentType"), params.get("Accept"))
+        body, content_type = invoke(
+            booster, params.get("Body") or b"", params.get("ContentType"), params.get("Accept")
+        )
     except ContainerError as exc:
         log_group = f"/aws/sagemaker/Endpoints/{name}"
         raise ModelError(

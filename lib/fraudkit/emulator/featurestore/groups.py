@@ -44,7 +44,9 @@ def expiry(event_seconds: float, ttl: float | None) -> float | None:
     if ttl is None:
         return None
     if event_seconds + ttl >= END_OF_TIME:
-        raise ValidationException(f"TtlDuration of {ttl:.0f} seconds makes the record expire after the year 9999")
+        raise ValidationException(
+            f"TtlDuration of {ttl:.0f} seconds makes the record expire after the year 9999"
+        )
     return event_seconds + ttl
 
 
@@ -68,7 +70,9 @@ def parse_event_time(text: str, feature_type: str, name: str) -> float:
             raise ValidationException(f"Invalid value '{text[:64]}' for event time feature {name}") from None
         return stamp.timestamp() + (float("0." + fraction) if fraction else 0.0)
     if not FRACTIONAL.fullmatch(text) or not math.isfinite(float(text)):
-        raise ValidationException(f"Invalid value '{text[:64]}' for event time feature {name}: expected Unix seconds")
+        raise ValidationException(
+            f"Invalid value '{text[:64]}' for event time feature {name}: expected Unix seconds"
+        )
     seconds = float(text)
     if not 0 <= seconds < END_OF_TIME:
         raise ValidationException(f"Event time {text[:64]} of feature {name} is out of range")
@@ -92,7 +96,9 @@ def check_scalar(value: str, feature_type: str, name: str) -> None:
         number = integral(value)
         if number is None or not INT64_MIN <= number <= INT64_MAX:
             raise ValidationException(f"Invalid value '{value[:64]}' for feature {name} of type Integral")
-    elif feature_type == "Fractional" and (not FRACTIONAL.fullmatch(value) or not math.isfinite(float(value))):
+    elif feature_type == "Fractional" and (
+        not FRACTIONAL.fullmatch(value) or not math.isfinite(float(value))
+    ):
         raise ValidationException(f"Invalid value '{value[:64]}' for feature {name} of type Fractional")
 
 
@@ -157,22 +163,30 @@ class FeatureGroup:
         return asdict(self)
 
 
-def check_definitions(definitions: list[dict[str, Any]], existing: set[str], storage_type: str | None) -> None:
+def check_definitions(
+    definitions: list[dict[str, Any]], existing: set[str], storage_type: str | None
+) -> None:
     """Feature names unique and not reserved; collection types only on the InMemory online store."""
     seen = set(existing)
     for definition in definitions:
         name = definition["FeatureName"]
         if name.lower() in RESERVED_FEATURE_NAMES:
-            raise ValidationException(f"Feature name {name} is reserved: {', '.join(sorted(RESERVED_FEATURE_NAMES))}")
+            raise ValidationException(
+                f"Feature name {name} is reserved: {', '.join(sorted(RESERVED_FEATURE_NAMES))}"
+            )
         if name in seen:
             raise ValidationException(f"Feature name {name} is defined more than once")
         seen.add(name)
         if definition.get("CollectionType") and storage_type != "InMemory":
-            raise ValidationException(f"Feature {name}: collection types need OnlineStoreConfig StorageType InMemory")
-        if definition.get("CollectionType") == "Vector" and not (definition.get("CollectionConfig") or {}).get(
-            "VectorConfig"
-        ):
-            raise ValidationException(f"Feature {name}: a Vector collection needs CollectionConfig.VectorConfig")
+            raise ValidationException(
+                f"Feature {name}: collection types need OnlineStoreConfig StorageType InMemory"
+            )
+        if definition.get("CollectionType") == "Vector" and not (
+            definition.get("CollectionConfig") or {}
+        ).get("VectorConfig"):
+            raise ValidationException(
+                f"Feature {name}: a Vector collection needs CollectionConfig.VectorConfig"
+            )
     if len(seen) > MAX_FEATURES:
         raise ResourceLimitExceeded(f"A feature group holds at most {MAX_FEATURES} features")
 
@@ -197,11 +211,16 @@ def check_create_request(params: dict[str, Any]) -> None:
     if event_type not in EVENT_TIME_TYPES:
         raise ValidationException("The event time feature must be of type String or Fractional")
     if not online.get("EnableOnlineStore") and "OfflineStoreConfig" not in params:
-        raise ValidationException("At least one of OnlineStoreConfig (EnableOnlineStore) or OfflineStoreConfig is required")
+        raise ValidationException(
+            "At least one of OnlineStoreConfig (EnableOnlineStore) or OfflineStoreConfig is required"
+        )
     if "OfflineStoreConfig" in params and "RoleArn" not in params:
         raise ValidationException("RoleArn is required when OfflineStoreConfig is set")
     throughput = params.get("ThroughputConfig") or {}
     if throughput.get("ThroughputMode") == "Provisioned" and (
-        throughput.get("ProvisionedReadCapacityUnits") is None or throughput.get("ProvisionedWriteCapacityUnits") is None
+        throughput.get("ProvisionedReadCapacityUnits") is None
+        or throughput.get("ProvisionedWriteCapacityUnits") is None
     ):
-        raise ValidationException("Provisioned throughput needs ProvisionedReadCapacityUnits and ProvisionedWriteCapacityUnits")
+        raise ValidationException(
+            "Provisioned throughput needs ProvisionedReadCapacityUnits and ProvisionedWriteCapacityUnits"
+        )

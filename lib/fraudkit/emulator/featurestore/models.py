@@ -139,7 +139,11 @@ class FeatureStoreBackend:
         later request to finish once the offline store's retry is due (the failure shows in health).
         """
         with self._lock:
-            due = [g for g in self._groups.values() if g.deleting_since and now - g.deleting_since >= TRANSITION_SECONDS]
+            due = [
+                g
+                for g in self._groups.values()
+                if g.deleting_since and now - g.deleting_since >= TRANSITION_SECONDS
+            ]
         for group in due:
             if not self.offline.retry_due():
                 return
@@ -169,7 +173,9 @@ class FeatureStoreBackend:
             message = f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}"
             raise ResourceNotFound(message)
         if runtime and group.status(now) != "Created":
-            raise ValidationException(f"FeatureGroup {name} is in status {group.status(now)}: wait until it is Created")
+            raise ValidationException(
+                f"FeatureGroup {name} is in status {group.status(now)}: wait until it is Created"
+            )
         return group
 
     def list_groups(self) -> list[FeatureGroup]:
@@ -236,7 +242,9 @@ class FeatureStoreBackend:
             self._save(replace(group, feature_metadata={**group.feature_metadata, feature: meta}))
 
     # ------------------------------------------------------------------ records
-    def parse_values(self, group: FeatureGroup, record: Sequence[dict[str, Any]], *, complete: bool = True) -> Values:
+    def parse_values(
+        self, group: FeatureGroup, record: Sequence[dict[str, Any]], *, complete: bool = True
+    ) -> Values:
         """Check a Record against the definitions: known, unique names; types; collections."""
         types, collections = group.types, group.collections
         values: Values = {}
@@ -249,10 +257,14 @@ class FeatureStoreBackend:
                 raise ValidationException(f"Feature {name} appears more than once in the record")
             scalar, many = item.get("ValueAsString"), item.get("ValueAsStringList")
             if (scalar is None) == (many is None):
-                raise ValidationException(f"Feature {name} needs exactly one of ValueAsString or ValueAsStringList")
+                raise ValidationException(
+                    f"Feature {name} needs exactly one of ValueAsString or ValueAsStringList"
+                )
             if name in collections:
                 if many is None:
-                    raise ValidationException(f"Feature {name} is a {collections[name]}: use ValueAsStringList")
+                    raise ValidationException(
+                        f"Feature {name} is a {collections[name]}: use ValueAsStringList"
+                    )
                 for element in many:
                     check_scalar(element, kind, name)
                 values[name] = list(many)
@@ -282,7 +294,11 @@ class FeatureStoreBackend:
         """The offline-store row of a write, typed, as queued in the database."""
         types = group.types
         row: dict[str, Any] = {
-            name: ([typed(v, types[name]) for v in value] if isinstance(value, list) else typed(value, types[name]))
+            name: (
+                [typed(v, types[name]) for v in value]
+                if isinstance(value, list)
+                else typed(value, types[name])
+            )
             for name, value in values.items()
         }
         row.update(api_invocation_time=int(time.time() * 1_000_000), is_deleted=deleted)
@@ -294,21 +310,34 @@ class FeatureStoreBackend:
             self.online.queue_offline(group.name, offline_row)
             self.offline.queued()
 
-    def put_record(self, group: FeatureGroup, record: Sequence[dict[str, Any]], target_stores: Sequence[str] | None,
-                   ttl: dict[str, Any] | None) -> None:
+    def put_record(
+        self,
+        group: FeatureGroup,
+        record: Sequence[dict[str, Any]],
+        target_stores: Sequence[str] | None,
+        ttl: dict[str, Any] | None,
+    ) -> None:
         values = self.parse_values(group, record)
-        event_seconds = parse_event_time(values[group.event_time], group.types[group.event_time], group.event_time)
+        event_seconds = parse_event_time(
+            values[group.event_time], group.types[group.event_time], group.event_time
+        )
         stores = self.targets(group, target_stores)
-        offline_row = self._offline_row(group, values, event_seconds, deleted=False) if OFFLINE in stores else None
+        offline_row = (
+            self._offline_row(group, values, event_seconds, deleted=False) if OFFLINE in stores else None
+        )
         if ONLINE not in stores:
             self._queue_offline_only(group, offline_row)
             return
         expires = expiry(event_seconds, ttl_seconds(ttl) if ttl else group.default_ttl)
-        self.online.put(group.name, values[group.record_identifier], event_seconds, values, expires, offline_row)
+        self.online.put(
+            group.name, values[group.record_identifier], event_seconds, values, expires, offline_row
+        )
         if offline_row is not None:
             self.offline.queued()
 
-    def get_records(self, group: FeatureGroup, record_ids: Sequence[str], names: Sequence[str] | None) -> dict[str, tuple[StoredRecord, list[dict[str, Any]]]]:
+    def get_records(
+        self, group: FeatureGroup, record_ids: Sequence[str], names: Sequence[str] | None
+    ) -> dict[str, tuple[StoredRecord, list[dict[str, Any]]]]:
         """Visible online records by id, each with its Record (projected on `names`, nulls left out)."""
         if not group.online_enabled:
             raise ValidationException(f"The online store is not enabled for FeatureGroup {group.name}")
@@ -316,7 +345,9 @@ class FeatureStoreBackend:
         if names:
             unknown = [n for n in names if n not in group.types]
             if unknown:
-                raise ValidationException(f"Features {', '.join(unknown)} are not defined in FeatureGroup {group.name}")
+                raise ValidationException(
+                    f"Features {', '.join(unknown)} are not defined in FeatureGroup {group.name}"
+                )
             order = [n for n in order if n in set(names)]
         if len(record_ids) == 1:  # the GetRecord path: a point lookup
             one = self.online.get(group.name, record_ids[0])
@@ -327,7 +358,10 @@ class FeatureStoreBackend:
         result = {}
         for rid, rec in stored.items():
             if rec.visible(now):
-                result[rid] = (rec, [_feature_value(n, rec.features[n]) for n in order if rec.features.get(n) is not None])
+                result[rid] = (
+                    rec,
+                    [_feature_value(n, rec.features[n]) for n in order if rec.features.get(n) is not None],
+                )
             elif not rec.soft_deleted:
                 self._expire(group, rec, now)
         return result
@@ -335,13 +369,19 @@ class FeatureStoreBackend:
     def _expire(self, group: FeatureGroup, record: StoredRecord, now: float) -> None:
         """TTL: an expired record is hard deleted, with a delete marker in the offline store (done when
         a read meets it, where the service does it in the background)."""
-        kept = {group.record_identifier: record.record_id, group.event_time: record.features[group.event_time]}
-        marker = self._offline_row(group, kept, record.event_time, deleted=True) if group.offline_enabled else None
+        kept = {
+            group.record_identifier: record.record_id,
+            group.event_time: record.features[group.event_time],
+        }
+        marker = (
+            self._offline_row(group, kept, record.event_time, deleted=True) if group.offline_enabled else None
+        )
         if self.online.expire(group.name, record.record_id, now, marker) and marker is not None:
             self.offline.queued()
 
-    def delete_record(self, group: FeatureGroup, rid: str, event_text: str, target_stores: Sequence[str] | None,
-                      mode: str) -> None:
+    def delete_record(
+        self, group: FeatureGroup, rid: str, event_text: str, target_stores: Sequence[str] | None, mode: str
+    ) -> None:
         event_seconds = parse_event_time(event_text, group.types[group.event_time], group.event_time)
         stores = self.targets(group, target_stores)
         kept = {group.record_identifier: rid, group.event_time: event_text}
@@ -351,17 +391,27 @@ class FeatureStoreBackend:
             return
         if mode == "HardDelete":
             if self.online.hard_delete(group.name, rid, event_seconds, marker) is False:
-                raise ValidationException("EventTime: the delete's EventTime is not later than the stored record's; nothing was deleted")
+                raise ValidationException(
+                    "EventTime: the delete's EventTime is not later than the stored record's; nothing was deleted"
+                )
         else:
             self.online.soft_delete(group.name, rid, event_seconds, kept, marker)
         if marker is not None:
             self.offline.queued()
 
-    def update_record(self, group: FeatureGroup, rid: str, features: Sequence[dict[str, Any]],
-                      target_stores: Sequence[str] | None, ttl: dict[str, Any] | None) -> None:
+    def update_record(
+        self,
+        group: FeatureGroup,
+        rid: str,
+        features: Sequence[dict[str, Any]],
+        target_stores: Sequence[str] | None,
+        ttl: dict[str, Any] | None,
+    ) -> None:
         """Partial update of an existing online record (Standard_V2 / InMemory stores only)."""
         if (group.online_config or {}).get("StorageType") not in ("Standard_V2", "InMemory"):
-            raise ValidationException("UpdateRecord needs an online store of StorageType Standard_V2 or InMemory")
+            raise ValidationException(
+                "UpdateRecord needs an online store of StorageType Standard_V2 or InMemory"
+            )
         if len(features) > 100:
             raise ValidationException("UpdateRecord accepts at most 100 features per call")
         changes = self.parse_values(group, features, complete=False)
@@ -376,12 +426,23 @@ class FeatureStoreBackend:
                 raise ResourceNotFound(f"Record {rid} does not exist in FeatureGroup {group.name}")
             event_seconds = current.event_time
             if group.event_time in changes:
-                event_seconds = parse_event_time(changes[group.event_time], group.types[group.event_time], group.event_time)
+                event_seconds = parse_event_time(
+                    changes[group.event_time], group.types[group.event_time], group.event_time
+                )
                 if event_seconds < current.event_time:
                     raise ConflictException("EventTime is older than the record's current EventTime")
             expires = expiry(event_seconds, ttl_seconds(ttl)) if ttl else current.expires_at
-            merged = replace(current, features={**current.features, **changes}, event_time=event_seconds, expires_at=expires)
-            offline = self._offline_row(group, merged.features, event_seconds, deleted=False) if OFFLINE in stores else None
+            merged = replace(
+                current,
+                features={**current.features, **changes},
+                event_time=event_seconds,
+                expires_at=expires,
+            )
+            offline = (
+                self._offline_row(group, merged.features, event_seconds, deleted=False)
+                if OFFLINE in stores
+                else None
+            )
             return merged, offline
 
         if ONLINE in stores:
@@ -392,17 +453,28 @@ class FeatureStoreBackend:
             self.offline.queued()
 
     @staticmethod
-    def _online_rows(group: FeatureGroup, frame: pl.DataFrame) -> list[tuple[str, float, bytes, float | None]]:
+    def _online_rows(
+        group: FeatureGroup, frame: pl.DataFrame
+    ) -> list[tuple[str, float, bytes, float | None]]:
         """The latest row per record id as (rid, event seconds, features JSON of wire strings, expires at)."""
         if frame[group.record_identifier].is_duplicated().any():  # most stream batches have no repeated id
-            frame = frame.sort(EVENT_SECONDS, maintain_order=True).unique(group.record_identifier, keep="last")
+            frame = frame.sort(EVENT_SECONDS, maintain_order=True).unique(
+                group.record_identifier, keep="last"
+            )
         names = [c for c in frame.columns if c != EVENT_SECONDS]
         rid_at = names.index(group.record_identifier)
         ttl = group.default_ttl
         return [
-            (values[rid_at], seconds, orjson.dumps(dict(zip(names, values, strict=True))), expiry(seconds, ttl))
+            (
+                values[rid_at],
+                seconds,
+                orjson.dumps(dict(zip(names, values, strict=True))),
+                expiry(seconds, ttl),
+            )
             for values, seconds in zip(
-                frame.select(pl.col(c).cast(pl.Utf8) for c in names).iter_rows(), frame[EVENT_SECONDS], strict=True
+                frame.select(pl.col(c).cast(pl.Utf8) for c in names).iter_rows(),
+                frame[EVENT_SECONDS],
+                strict=True,
             )
         ]
 
@@ -411,12 +483,17 @@ class FeatureStoreBackend:
         unknown = [c for c in frame.columns if c not in group.types]
         missing = [c for c in (group.record_identifier, group.event_time) if c not in frame.columns]
         if unknown or missing:
-            raise ValidationException(f"Columns not in FeatureGroup {group.name}: {unknown}; required but missing: {missing}")
+            raise ValidationException(
+                f"Columns not in FeatureGroup {group.name}: {unknown}; required but missing: {missing}"
+            )
         if group.collections:
             raise ValidationException("The bulk path does not take collection features; use PutRecord")
         event = pl.col(group.event_time)
         if group.types[group.event_time] == "String":
-            seconds = event.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", strict=False).dt.epoch("us") / 1e6
+            seconds = (
+                event.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", strict=False).dt.epoch("us")
+                / 1e6
+            )
         else:
             seconds = event.cast(pl.Float64)
         try:  # one query: a frame of a few rows (one stream batch) costs little more than its fixed overhead
@@ -429,9 +506,14 @@ class FeatureStoreBackend:
         except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as err:
             raise ValidationException(f"A column does not hold its feature type: {str(err)[:200]}") from None
         event_seconds = frame[EVENT_SECONDS]
-        if (event_seconds.null_count() or frame[group.record_identifier].null_count()
-                or not event_seconds.is_between(0, END_OF_TIME, closed="left").all()):
-            raise ValidationException(f"Every row needs a valid {group.event_time} and {group.record_identifier}")
+        if (
+            event_seconds.null_count()
+            or frame[group.record_identifier].null_count()
+            or not event_seconds.is_between(0, END_OF_TIME, closed="left").all()
+        ):
+            raise ValidationException(
+                f"Every row needs a valid {group.event_time} and {group.record_identifier}"
+            )
         # checked (expiry times included) before anything is written
         online_rows = self._online_rows(group, frame) if group.online_enabled else []
         offline_frame = None
@@ -439,8 +521,14 @@ class FeatureStoreBackend:
             schema = offline_schema(group)
             # the offline columns in table order (queued frames of a group concatenate as they are)
             full = frame.select(
-                *[pl.col(c) if c in frame.columns else pl.lit(None, schema[c]).alias(c) for c in schema if c not in ADDED_COLUMNS],
-                pl.lit(int(time.time() * 1_000_000)).cast(pl.Datetime("us", "UTC")).alias("api_invocation_time"),
+                *[
+                    pl.col(c) if c in frame.columns else pl.lit(None, schema[c]).alias(c)
+                    for c in schema
+                    if c not in ADDED_COLUMNS
+                ],
+                pl.lit(int(time.time() * 1_000_000))
+                .cast(pl.Datetime("us", "UTC"))
+                .alias("api_invocation_time"),
                 pl.lit(False).alias("is_deleted"),
                 pl.col(EVENT_SECONDS),
             )

@@ -37,7 +37,11 @@ FLUSH_ROWS = 20_000
 QUEUED_FRAME_ROWS = 5_000
 FLUSH_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0  # the longest wait between retries of a failing flush
-POLARS_TYPES: dict[str, pl.DataType] = {"Integral": pl.Int64(), "Fractional": pl.Float64(), "String": pl.Utf8()}
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "Integral": pl.Int64(),
+    "Fractional": pl.Float64(),
+    "String": pl.Utf8(),
+}
 EVENT_SECONDS = "__event_seconds"
 TIMESTAMP = pl.Datetime("us", "UTC")
 ADDED_COLUMNS = {"write_time": TIMESTAMP, "api_invocation_time": TIMESTAMP, "is_deleted": pl.Boolean()}
@@ -57,7 +61,9 @@ def offline_schema(group: FeatureGroup) -> dict[str, pl.DataType]:
 class OfflineStore:
     """Drains the offline rows queued in the database into Parquet files, in batches."""
 
-    def __init__(self, emulator_dir: Path, database: OnlineStore, group: Callable[[str], FeatureGroup | None]) -> None:
+    def __init__(
+        self, emulator_dir: Path, database: OnlineStore, group: Callable[[str], FeatureGroup | None]
+    ) -> None:
         self.emulator_dir = emulator_dir
         self.s3_root = emulator_dir / "s3"
         self._database = database
@@ -92,7 +98,9 @@ class OfflineStore:
                     written += self._write_groups((fg, orjson.loads(row)) for _, fg, row in rows)
                     self._database.drop_pending(name, rows[-1][0])
                 while frames := self._database.pending_frames(name, FLUSH_ROWS):
-                    written += self._write_groups((fg, pl.read_ipc_stream(io.BytesIO(frame))) for _, fg, frame in frames)
+                    written += self._write_groups(
+                        (fg, pl.read_ipc_stream(io.BytesIO(frame))) for _, fg, frame in frames
+                    )
                     self._database.drop_pending_frames(name, frames[-1][0])
             except Exception as err:
                 self._failed(err)
@@ -104,7 +112,9 @@ class OfflineStore:
         self._failures += 1
         self._failure = f"{type(err).__name__}: {err}"
         self._retry_at = time.monotonic() + self.retry_delay()
-        log.error("offline store flush failed (%d in a row; rows stay queued): %s", self._failures, self._failure)
+        log.error(
+            "offline store flush failed (%d in a row; rows stay queued): %s", self._failures, self._failure
+        )
 
     def retry_delay(self) -> float:
         """How long to wait before the next flush: the period, doubled per consecutive failure up to a bound."""
@@ -118,7 +128,9 @@ class OfflineStore:
         """Why the offline store is not keeping up, for the health endpoint (empty when it is)."""
         if not self._failures:
             return []
-        return [f"offline store: {self._failures} flushes failed in a row, rows stay queued; last error: {self._failure}"]
+        return [
+            f"offline store: {self._failures} flushes failed in a row, rows stay queued; last error: {self._failure}"
+        ]
 
     def _write_groups(self, queued: Iterable[tuple[str, Any]]) -> int:
         """One Parquet write per group for queued JSON rows or Arrow frames (rows of purged groups are dropped)."""
@@ -131,7 +143,9 @@ class OfflineStore:
             if group is None or not group.offline_enabled:  # rows of a purged group have nowhere to go
                 continue
             if isinstance(items[0], pl.DataFrame):
-                frame = pl.concat(items, how="diagonal")  # frames queued before an UpdateFeatureGroup lack its features
+                frame = pl.concat(
+                    items, how="diagonal"
+                )  # frames queued before an UpdateFeatureGroup lack its features
             else:
                 frame = pl.DataFrame(items, schema={**offline_schema(group), EVENT_SECONDS: pl.Float64()})
             written += self.write(group, frame)

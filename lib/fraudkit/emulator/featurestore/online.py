@@ -125,9 +125,11 @@ class OnlineStore:
     def has_pending(self) -> bool:
         """Whether any offline row or frame waits for a flush (without reading one)."""
         with self._lock:
-            return bool(self._conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM offline_pending) OR EXISTS (SELECT 1 FROM offline_pending_frames)"
-            ).fetchone()[0])
+            return bool(
+                self._conn.execute(
+                    "SELECT EXISTS (SELECT 1 FROM offline_pending) OR EXISTS (SELECT 1 FROM offline_pending_frames)"
+                ).fetchone()[0]
+            )
 
     def drop_pending(self, fg: str | None, up_to_seq: int) -> None:
         self._drop_queued("offline_pending", fg, up_to_seq)
@@ -177,16 +179,28 @@ class OnlineStore:
             conn.execute("DELETE FROM feature_groups WHERE name = ?", (name,))
 
     # -- records --
-    def put(self, fg: str, rid: str, event_time: float, features: dict[str, Any], expires_at: float | None,
-            offline_row: bytes | None = None) -> bool:
+    def put(
+        self,
+        fg: str,
+        rid: str,
+        event_time: float,
+        features: dict[str, Any],
+        expires_at: float | None,
+        offline_row: bytes | None = None,
+    ) -> bool:
         """Write unless a newer record is stored (the offline row is queued either way); True when the row changed."""
         with self._transaction() as conn:
-            changed = conn.execute(UPSERT, (fg, rid, event_time, orjson.dumps(features), expires_at)).rowcount > 0
+            changed = (
+                conn.execute(UPSERT, (fg, rid, event_time, orjson.dumps(features), expires_at)).rowcount > 0
+            )
             self._queue(conn, fg, offline_row)
         return changed
 
     def put_many(
-        self, fg: str, rows: Iterable[tuple[str, float, bytes, float | None]], offline_frame: tuple[bytes, int] | None = None
+        self,
+        fg: str,
+        rows: Iterable[tuple[str, float, bytes, float | None]],
+        offline_frame: tuple[bytes, int] | None = None,
     ) -> int:
         """Bulk upsert of (rid, event_time, features JSON, expires_at), same event-time rule, one transaction;
         `offline_frame` = (Arrow IPC, row count) is queued for the offline store in that transaction."""
@@ -195,7 +209,10 @@ class OnlineStore:
             conn.executemany(UPSERT, ((fg, *row) for row in rows))
             changed = conn.total_changes - before
             if offline_frame is not None:
-                conn.execute("INSERT INTO offline_pending_frames (fg, frame, rows) VALUES (?, ?, ?)", (fg, *offline_frame))
+                conn.execute(
+                    "INSERT INTO offline_pending_frames (fg, frame, rows) VALUES (?, ?, ?)",
+                    (fg, *offline_frame),
+                )
         return changed
 
     def get(self, fg: str, rid: str) -> StoredRecord | None:
@@ -216,7 +233,9 @@ class OnlineStore:
             ).fetchall()
         return {row[0]: _record(row) for row in rows}
 
-    def soft_delete(self, fg: str, rid: str, event_time: float, kept: dict[str, Any], marker: bytes | None) -> bool:
+    def soft_delete(
+        self, fg: str, rid: str, event_time: float, kept: dict[str, Any], marker: bytes | None
+    ) -> bool:
         """Null the features (keeping `kept`) if the delete's event time is later than the stored
         record's (an equal one deletes nothing); the offline delete marker is queued either way, as
         the service documents."""
@@ -233,7 +252,9 @@ class OnlineStore:
         """Remove the row; True when removed, None when absent, False when the stored one is not older
         than the delete (then, as on the service, no delete marker is queued)."""
         with self._transaction() as conn:
-            row = conn.execute("SELECT event_time FROM records WHERE fg = ? AND rid = ?", (fg, rid)).fetchone()
+            row = conn.execute(
+                "SELECT event_time FROM records WHERE fg = ? AND rid = ?", (fg, rid)
+            ).fetchone()
             stale = row is not None and row[0] >= event_time
             if row is not None and not stale:
                 conn.execute("DELETE FROM records WHERE fg = ? AND rid = ?", (fg, rid))
@@ -244,19 +265,26 @@ class OnlineStore:
     def expire(self, fg: str, rid: str, now: float, marker: bytes | None) -> bool:
         """Hard delete the row if it is (still) expired at `now`, queueing its delete marker; True if deleted."""
         with self._transaction() as conn:
-            deleted = conn.execute(
-                "DELETE FROM records WHERE fg = ? AND rid = ? AND soft_deleted = 0 AND expires_at <= ?", (fg, rid, now)
-            ).rowcount > 0
+            deleted = (
+                conn.execute(
+                    "DELETE FROM records WHERE fg = ? AND rid = ? AND soft_deleted = 0 AND expires_at <= ?",
+                    (fg, rid, now),
+                ).rowcount
+                > 0
+            )
             if deleted:
                 self._queue(conn, fg, marker)
         return deleted
 
-    def modify(self, fg: str, rid: str, change: Callable[[StoredRecord | None], tuple[StoredRecord, bytes | None]]) -> None:
+    def modify(
+        self, fg: str, rid: str, change: Callable[[StoredRecord | None], tuple[StoredRecord, bytes | None]]
+    ) -> None:
         """Read-modify-write of one row in one transaction: `change` gets the stored record (None when
         absent) and returns the new one and its offline row, or raises to leave everything as it was."""
         with self._transaction() as conn:
             row = conn.execute(
-                "SELECT rid, event_time, features, expires_at, soft_deleted FROM records WHERE fg = ? AND rid = ?", (fg, rid)
+                "SELECT rid, event_time, features, expires_at, soft_deleted FROM records WHERE fg = ? AND rid = ?",
+                (fg, rid),
             ).fetchone()
             record, offline_row = change(_record(row) if row else None)
             conn.execute(
@@ -265,18 +293,23 @@ class OnlineStore:
             )
             self._queue(conn, fg, offline_row)
 
-    def list_ids(self, fg: str, after: str | None, limit: int, include_soft_deleted: bool, now: float) -> list[str]:
+    def list_ids(
+        self, fg: str, after: str | None, limit: int, include_soft_deleted: bool, now: float
+    ) -> list[str]:
         query = "SELECT rid FROM records WHERE fg = ? AND rid > ? AND (expires_at IS NULL OR expires_at > ?)"
         if not include_soft_deleted:
             query += " AND soft_deleted = 0"
         with self._lock:
-            rows = self._conn.execute(query + " ORDER BY rid LIMIT ?", (fg, after or "", now, limit)).fetchall()
+            rows = self._conn.execute(
+                query + " ORDER BY rid LIMIT ?", (fg, after or "", now, limit)
+            ).fetchall()
         return [rid for (rid,) in rows]
 
     def count(self, fg: str) -> tuple[int, int]:
         """Number of rows and their stored bytes (for OnlineStoreTotalSizeBytes)."""
         with self._lock:
             rows, size = self._conn.execute(
-                "SELECT count(*), coalesce(sum(length(features) + length(rid)), 0) FROM records WHERE fg = ?", (fg,)
+                "SELECT count(*), coalesce(sum(length(features) + length(rid)), 0) FROM records WHERE fg = ?",
+                (fg,),
             ).fetchone()
         return int(rows), int(size)

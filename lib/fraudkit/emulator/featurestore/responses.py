@@ -117,7 +117,9 @@ def list_feature_groups(ctx: RequestContext, params: dict[str, Any]) -> dict[str
         "OfflineStoreStatus": lambda s: s.get("OfflineStoreStatus", {}).get("Status", ""),
         "CreationTime": lambda s: s["CreationTime"],
     }[params.get("SortBy", "CreationTime")]
-    summaries.sort(key=lambda s: (sort_key(s), s["FeatureGroupName"]), reverse=params.get("SortOrder") != "Ascending")
+    summaries.sort(
+        key=lambda s: (sort_key(s), s["FeatureGroupName"]), reverse=params.get("SortOrder") != "Ascending"
+    )
     start = _offset_token(params.get("NextToken"))
     limit = params.get("MaxResults", DEFAULT_LIST_RESULTS)
     page = summaries[start : start + limit]
@@ -167,7 +169,9 @@ def update_feature_metadata(ctx: RequestContext, params: dict[str, Any]) -> dict
 
 
 def _expiry(record_expires: float | None, wanted: str | None) -> dict[str, Any]:
-    return {"ExpiresAt": iso_time(record_expires)} if wanted == "Enabled" and record_expires is not None else {}
+    return (
+        {"ExpiresAt": iso_time(record_expires)} if wanted == "Enabled" and record_expires is not None else {}
+    )
 
 
 @operation(RUNTIME, "PutRecord")
@@ -196,7 +200,9 @@ def batch_get_record(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     identifiers = params["Identifiers"]
     total = sum(len(i["RecordIdentifiersValueAsString"]) for i in identifiers)
     if total > MAX_BATCH_IDENTIFIERS:
-        raise ValidationException(f"BatchGetRecord takes at most {MAX_BATCH_IDENTIFIERS} record identifiers in total")
+        raise ValidationException(
+            f"BatchGetRecord takes at most {MAX_BATCH_IDENTIFIERS} record identifiers in total"
+        )
     records, errors = [], []
     for identifier in identifiers:
         name, ids = identifier["FeatureGroupName"], identifier["RecordIdentifiersValueAsString"]
@@ -205,7 +211,12 @@ def batch_get_record(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
             found = store.get_records(group, ids, identifier.get("FeatureNames"))
         except AwsError as err:
             errors += [
-                {"FeatureGroupName": name, "RecordIdentifierValueAsString": rid, "ErrorCode": err.code_on(REST_PLANE), "ErrorMessage": err.message}
+                {
+                    "FeatureGroupName": name,
+                    "RecordIdentifierValueAsString": rid,
+                    "ErrorCode": err.code_on(REST_PLANE),
+                    "ErrorMessage": err.message,
+                }
                 for rid in ids
             ]
             continue
@@ -256,7 +267,11 @@ def update_record(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     store = _store(ctx)
     group = store.group(params["FeatureGroupName"], runtime=True)
     store.update_record(
-        group, params["RecordIdentifierValueAsString"], params["Features"], params.get("TargetStores"), params.get("TtlDuration")
+        group,
+        params["RecordIdentifierValueAsString"],
+        params["Features"],
+        params.get("TargetStores"),
+        params.get("TtlDuration"),
     )
     return {}
 
@@ -269,7 +284,11 @@ def list_records(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         raise ValidationException(f"The online store is not enabled for FeatureGroup {group.name}")
     limit = params.get("MaxResults", DEFAULT_RECORD_RESULTS)
     ids = store.online.list_ids(
-        group.name, _decode_token(params.get("NextToken")), limit + 1, params.get("IncludeSoftDeletedRecords", False), time.time()
+        group.name,
+        _decode_token(params.get("NextToken")),
+        limit + 1,
+        params.get("IncludeSoftDeletedRecords", False),
+        time.time(),
     )
     output: dict[str, Any] = {"RecordIdentifiers": ids[:limit]}
     if len(ids) > limit:
