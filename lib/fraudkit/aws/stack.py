@@ -15,11 +15,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from fraudkit.backends.base import BackendNotReady
 from fraudkit.config import Settings
 
-# the outputs every notebook needs; Kafka's are checked when Kafka is used (notebooks 03 and 04 do without)
+# the outputs every notebook needs; Kafka's (MskClusterArn, or the MskBootstrapServers override a local
+# account's harness supplies) are checked when Kafka is used: notebooks 03 and 04 do without
 REQUIRED_OUTPUTS = ("OfflineStoreBucket", "SageMakerRoleArn")
-# MSK's CloudFormation resources return only the cluster ARN (bootstrap brokers are read at run time);
-# MskBootstrapServers, when present, overrides it (a local account's broker standing in for MSK)
-KAFKA_OUTPUTS = ("MskClusterArn", "MskBootstrapServers")
 USABLE_STACK_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
 DEPLOY_HINT = (
     "deploy the templates in cloudformation/ (`make deploy`) or set FRAUDKIT_STACK_NAME to your stack"

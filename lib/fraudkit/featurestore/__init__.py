@@ -1,7 +1,8 @@
 """Feature groups of the reference design: specs, creation, ingestion, online reads, offline queries.
 
 The same calls work on both backends: boto3 clients come from `Settings.client`, and the only
-backend-specific paths (bulk ingest and offline files) are chosen inside `ingest` and `offline`.
+backend-specific paths (bulk ingestion, the offline files, the role and bucket of a group's offline
+store) are the backend's (`Settings.provider`).
 """
 
 from fraudkit.featurestore.admin import (
