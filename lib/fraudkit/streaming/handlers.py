@@ -31,33 +31,42 @@ from fraudkit.streaming.scoring import DEFAULT_THRESHOLD, Scorer, scoring_output
 
 
 @cache
-def _lambda_settings() -> Settings:
-    return Settings.load()
+def _lambda_settings(bootstrap_servers: str) -> Settings:
+    """The function's settings: `FRAUDKIT_*` from its environment, the brokers from the event.
+
+    The MSK event source mapping names the cluster's brokers in every event (`bootstrapServers`, on
+    the port of its authentication), so a function in the cluster's VPC never needs the CloudFormation
+    or MSK control APIs to find them.
+    """
+    return Settings.load(bootstrap_servers=bootstrap_servers or None)
+
+
+def _settings_of(event: dict[str, Any]) -> Settings:
+    return _lambda_settings(str(event.get("bootstrapServers") or ""))
 
 
 @cache
-def _lambda_writer() -> AggregateWriter:
-    return AggregateWriter(_lambda_settings())
+def _lambda_writer(settings: Settings) -> AggregateWriter:
+    return AggregateWriter(settings)
 
 
 @cache
-def _lambda_scorer() -> Scorer:
-    from fraudkit.model import CARD_MODEL_FEATURES
+def _lambda_scorer(settings: Settings) -> Scorer:
+    from fraudkit.model.specs import CARD_MODEL_FEATURES
 
-    settings = _lambda_settings()
     threshold = float(os.environ.get("FRAUDKIT_DECISION_THRESHOLD", DEFAULT_THRESHOLD))
     return Scorer(settings, settings.endpoint_name, list(CARD_MODEL_FEATURES), threshold)
 
 
 @cache
-def _lambda_producer() -> Any:
+def _lambda_producer(settings: Settings) -> Any:
     from fraudkit.streaming.kafka_clients import make_producer
 
-    return make_producer(_lambda_settings())
+    return make_producer(settings)
 
 
-def _produce(outputs: list[Output]) -> None:
-    producer = _lambda_producer()
+def _produce(settings: Settings, outputs: list[Output]) -> None:
+    producer = _lambda_producer(settings)
     for output in outputs:
         producer.send(output.topic, key=output.key, value=output.value)
     producer.flush()
@@ -65,7 +74,7 @@ def _produce(outputs: list[Output]) -> None:
 
 def ingest_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     """Lambda: put the 10-minute aggregates of enriched transactions on the online feature group."""
-    settings = _lambda_settings()
+    settings = _settings_of(event)
     messages, letters = [], []
     for record in msk_records(event):
         try:
@@ -73,13 +82,14 @@ def ingest_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
         except MalformedRecord as problem:
             letter = dead_letter(str(problem), "ingest", record.topic, record.partition, record.offset, record.value)
             letters.append(Output(settings.dead_letter_topic, record.partition, record.key, encode_json(letter), record.offset, 0))
-    _lambda_writer()(messages)()
-    _produce(letters)
+    _lambda_writer(settings)(messages)()
+    _produce(settings, letters)
     return {"ingested": len(messages), "dead_letters": len(letters)}
 
 
 def scoring_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     """Lambda: score enriched transactions and write decisions (and dead letters) to Kafka."""
-    result = _lambda_scorer().score_event(event)
-    _produce(scoring_outputs(_lambda_settings(), result))
+    settings = _settings_of(event)
+    result = _lambda_scorer(settings).score_event(event)
+    _produce(settings, scoring_outputs(settings, result))
     return {"decided": len(result.decisions), "dead_letters": len(result.dead_letters)}
