@@ -12,7 +12,7 @@ STATE_DIR ?= .fraudkit
 export FRAUDKIT_STATE_DIR := $(abspath $(STATE_DIR))
 
 .PHONY: help setup workshop test test-fast lint bench local-up local-down lab clean-state clean lock-env refresh-notebooks
-.PHONY: package deploy destroy
+.PHONY: package deploy destroy soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,8 +29,12 @@ $(STAMP): requirements.txt pyproject.toml
 workshop: setup ## Run every notebook with papermill (BACKEND=local|aws, SCALE=tiny|small|full) into build/
 	$(PY) -m fraudkit.workshop --backend $(BACKEND) --scale $(SCALE) --seed $(SEED) --out build
 
-test: setup lint ## Lint, then unit, integration, notebook (papermill + nbval) and infra tests
+test: setup lint ## Lint, then unit, integration, reliability (small), notebook (papermill + nbval) and infra tests
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg
+
+soak: setup ## The reliability suite at full size: 20 kill/restart rounds, 1,000 fuzz examples per API
+	FRAUDKIT_SOAK_ROUNDS=$${FRAUDKIT_SOAK_ROUNDS:-20} FRAUDKIT_FUZZ_EXAMPLES=$${FRAUDKIT_FUZZ_EXAMPLES:-1000} \
+		$(PY) -m pytest tests/reliability -v
 
 test-fast: setup ## Unit tests only
 	$(PY) -m pytest tests/unit -q
