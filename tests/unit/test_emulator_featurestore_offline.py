@@ -10,7 +10,9 @@ import fraudkit.emulator.featurestore  # noqa: F401  (registers the backend)
 import pytest
 from fraudkit.emulator.core import EmulatorState
 from fraudkit.emulator.featurestore import offline
+from fraudkit.emulator.featurestore.groups import FeatureGroup
 from fraudkit.emulator.featurestore.offline import OfflineStore
+from fraudkit.emulator.s3 import object_path
 
 from tests.unit.test_emulator_featurestore_models import OFFLINE, created, put
 
@@ -22,6 +24,13 @@ def wait_until(condition: object, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def offline_files(state: EmulatorState, group: FeatureGroup) -> list[Path]:
+    """The group's Parquet files in the local object store."""
+    assert group.offline_config is not None
+    uri = group.offline_config["S3StorageConfig"]["ResolvedOutputS3Uri"]
+    return sorted(object_path(state.emulator_dir, uri).rglob("*.parquet"))
 
 
 def test_the_flusher_survives_failing_writes_and_catches_up(
@@ -46,7 +55,7 @@ def test_the_flusher_survives_failing_writes_and_catches_up(
         with caplog.at_level(logging.ERROR, logger=offline.__name__):
             put(store, group, "r", 100.0)
             assert wait_until(lambda: len(failures) == 2)
-            assert wait_until(lambda: any(store.offline.data_dir(group).rglob("*.parquet")))
+            assert wait_until(lambda: any(offline_files(state, group)))
         assert store.offline._flusher.is_alive()
         assert store.problems() == []
         assert "Input/output error" in caplog.text

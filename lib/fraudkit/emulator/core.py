@@ -4,7 +4,8 @@ Each emulated service (feature store, models and endpoints) registers one handle
 operation with `@operation(service, name)`. A handler takes the request parameters already parsed
 and validated against botocore's input shape and returns a dict shaped like the output shape; the
 wire layer serialises it. Errors are raised as the classes of `fraudkit.emulator.exceptions`.
-Service state lives in a backend object created once per server by a registered factory.
+Service state lives in a backend object created once per server by a registered factory; the S3
+objects they read and write go through the server's one `ObjectStore` (`fraudkit.emulator.objects`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from fraudkit.emulator.objects import ObjectStore, open_objects
 
 Handler = Callable[["RequestContext", dict[str, Any]], dict[str, Any]]
 BackendFactory = Callable[["EmulatorState"], Any]
@@ -61,9 +64,19 @@ class EmulatorState:
     state_dir: Path
     region: str = "us-east-1"
     account_id: str = "000000000000"
+    s3_endpoint: str | None = None  # None: S3 objects are files under emulator_dir (the local backend)
+    objects: ObjectStore = field(init=False, repr=False)
     _backends: dict[str, Any] = field(default_factory=dict)
     # re-entrant: a backend's factory may ask for another backend
     _backends_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.objects = open_objects(self.emulator_dir, self.s3_endpoint, self.region)
+
+    @property
+    def emulator_dir(self) -> Path:
+        """The emulator's own directory: the server may be given the kit's state dir or its `emulator/` dir."""
+        return self.state_dir if self.state_dir.name == "emulator" else self.state_dir / "emulator"
 
     def backend(self, name: str, kind: type[T] | None = None) -> Any:
         """The service's state object, created by the first request that needs it (one per server,

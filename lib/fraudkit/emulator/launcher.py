@@ -1,7 +1,7 @@
 """Start, find and stop the emulator as a background process serving one state directory.
 
 The running server records itself in `service_files(state_dir, "emulator").record` = {"pid", "port",
-"url", "identity"} once it listens and removes the record on a clean exit; the lifecycle (spawn,
+"url", "s3_endpoint", "identity"} once it listens and removes the record on a clean exit; the lifecycle (spawn,
 wait, identity checks, stop) is `fraudkit.background`'s, shared with the broker.
 """
 
@@ -27,11 +27,10 @@ def _files(state_dir: Path) -> ServiceFiles:
     return service_files(state_dir, "emulator")
 
 
-def write_record(state_dir: Path, port: int) -> dict[str, Any]:
+def write_record(state_dir: Path, port: int, s3_endpoint: str | None = None) -> dict[str, Any]:
     """Record this process as the server of `state_dir` (called by the server once it listens)."""
-    return background.write_record(
-        _files(state_dir).record, {"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}"}
-    )
+    fields = {"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}", "s3_endpoint": s3_endpoint}
+    return background.write_record(_files(state_dir).record, fields)
 
 
 def remove_record(state_dir: Path) -> None:
@@ -64,20 +63,29 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def start(state_dir: Path, port: int | None = None) -> dict[str, Any]:
+def start(state_dir: Path, port: int | None = None, *, s3_endpoint: str | None = None) -> dict[str, Any]:
     """Start a server in the background (or return the one already serving `state_dir`).
 
     `port` None means the default port when free, else any free port; 0 means any free port.
+    `s3_endpoint` is `serve --s3-endpoint` (None: the server's environment decides); a server already
+    running with another one is an error rather than silently the wrong store.
     """
     state_dir = Path(state_dir).resolve()
     running = status(state_dir)
     if running:
+        if s3_endpoint is not None and running.get("s3_endpoint") != s3_endpoint:
+            raise RuntimeError(
+                f"the emulator serving {state_dir} (pid {running.get('pid')}) uses S3 endpoint "
+                f"{running.get('s3_endpoint')}, not {s3_endpoint}: stop it first"
+            )
         return running
     if port is None:
         port = DEFAULT_EMULATOR_PORT if _port_free(DEFAULT_EMULATOR_PORT) else 0
     files = _files(state_dir)
     files.record.unlink(missing_ok=True)
     command = [sys.executable, "-m", "fraudkit.emulator", "serve", "--port", str(port), "--state-dir", str(state_dir), "--quiet"]
+    if s3_endpoint is not None:
+        command += ["--s3-endpoint", s3_endpoint]
 
     def serving(process: subprocess.Popen[bytes]) -> bool:
         record = read_service_record(files.record)

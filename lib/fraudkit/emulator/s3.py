@@ -52,9 +52,9 @@ def key_problem(key: str) -> str | None:
     return None
 
 
-def object_path(emulator_dir: Path, uri: str) -> Path:
-    """The file standing for `uri` (an object, or a prefix without its trailing slash); a
-    ValidationException naming the broken rule when the URI could leave its bucket."""
+def split_uri(uri: str) -> tuple[str, str]:
+    """(bucket, key) of an `s3://bucket/key` URI (a prefix loses its trailing slash); a
+    ValidationException naming the broken rule, so both object stores refuse the same URIs."""
     shown = uri[:200]
     if not uri.startswith("s3://"):
         raise ValidationException(
@@ -68,8 +68,15 @@ def object_path(emulator_dir: Path, uri: str) -> Path:
     problem = key_problem(key)
     if problem is not None:
         raise ValidationException(f"The object key of {shown} is not usable: {problem}")
+    return bucket, key
+
+
+def object_path(emulator_dir: Path, uri: str) -> Path:
+    """The file standing for `uri` (an object, or a prefix without its trailing slash); a
+    ValidationException naming the broken rule when the URI could leave its bucket."""
+    bucket, key = split_uri(uri)
     root = (emulator_dir / "s3" / bucket).resolve()
     path = (root / key).resolve()
     if not path.is_relative_to(root):  # a symbolic link inside the bucket pointing out of it
-        raise ValidationException(f"The object key of {shown} leaves its bucket")
+        raise ValidationException(f"The object key of {uri[:200]} leaves its bucket")
     return path

@@ -104,8 +104,11 @@ def load_service_packages() -> None:
             importlib.import_module(name)
 
 
-def make_server(state_dir: Path, port: int = 0) -> tuple[EmulatorHTTPServer, EmulatorState]:
-    """A server bound to 127.0.0.1:`port` (0 = a free port) serving the emulator over `state_dir`.
+def make_server(
+    state_dir: Path, port: int = 0, s3_endpoint: str | None = None
+) -> tuple[EmulatorHTTPServer, EmulatorState]:
+    """A server bound to 127.0.0.1:`port` (0 = a free port) serving the emulator over `state_dir`;
+    with `s3_endpoint`, model artifacts and the offline store are S3 objects of that endpoint.
 
     The botocore models are loaded up front and then frozen out of the garbage collector (see
     `freeze_long_lived_objects`).
@@ -115,7 +118,7 @@ def make_server(state_dir: Path, port: int = 0) -> tuple[EmulatorHTTPServer, Emu
 
     rest_routes()
     json_targets()
-    state = EmulatorState(state_dir=Path(state_dir))
+    state = EmulatorState(state_dir=Path(state_dir), s3_endpoint=s3_endpoint)
     server = EmulatorHTTPServer(port, WireApp(state, EXTENSIONS))
     freeze_long_lived_objects()
     return server, state

@@ -9,7 +9,6 @@ from typing import Any
 from fraudkit.emulator.core import RequestContext, operation
 from fraudkit.emulator.endpoints.registry import ENDPOINT, ENDPOINT_CONFIG, MODEL, EndpointRegistry
 from fraudkit.emulator.exceptions import ValidationException
-from fraudkit.emulator.s3 import object_path
 
 # fields kept in the store that DescribeEndpoint does not return
 _INTERNAL = ("ServingConfigName",)
@@ -70,10 +69,8 @@ def create_model(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     if not params.get("PrimaryContainer") and not params.get("Containers"):
         raise ValidationException("Either PrimaryContainer or Containers must be specified.")
     for container in [params.get("PrimaryContainer") or {}, *(params.get("Containers") or [])]:
-        if container.get("ModelDataUrl"):
-            object_path(
-                registry.root, container["ModelDataUrl"]
-            )  # refused now, not when an endpoint loads it
+        if container.get("ModelDataUrl"):  # refused now, not when an endpoint loads it
+            ctx.state.objects.check_model_data(container["ModelDataUrl"])
     arn = registry.arn(MODEL, name)
     record: dict[str, Any] = {
         "ModelName": name,

@@ -8,7 +8,6 @@ import json
 import sqlite3
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import xgboost as xgb
@@ -16,7 +15,7 @@ import xgboost as xgb
 from fraudkit.emulator.core import EmulatorState, backend
 from fraudkit.emulator.endpoints.container import booster_from_tarball
 from fraudkit.emulator.exceptions import AwsError, ValidationException
-from fraudkit.emulator.s3 import object_path
+from fraudkit.emulator.objects import ObjectUnavailable
 
 MODEL = "model"
 ENDPOINT_CONFIG = "endpoint-config"
@@ -25,9 +24,13 @@ ENDPOINT = "endpoint"
 KIND_NOUNS = {MODEL: "model", ENDPOINT_CONFIG: "endpoint configuration", ENDPOINT: "endpoint"}
 
 
-def emulator_dir(state: EmulatorState) -> Path:
-    """The emulator's own directory: the server may be given the kit's state dir or its `emulator/` dir."""
-    return state.state_dir if state.state_dir.name == "emulator" else state.state_dir / "emulator"
+def download_failure(uri: str) -> str:
+    """SageMaker's FailureReason for an endpoint whose model artifact could not be read from S3."""
+    return (
+        f'Failed to download model data for container "container_1" from URL: "{uri}". Please ensure '
+        "that there is an object located at the URL and that the role passed to CreateModel has "
+        "permissions to download the object."
+    )
 
 
 class EndpointRegistry:
@@ -40,7 +43,8 @@ class EndpointRegistry:
     def __init__(self, state: EmulatorState) -> None:
         self.region = state.region
         self.account_id = state.account_id
-        self.root = emulator_dir(state)
+        self.root = state.emulator_dir
+        self.objects = state.objects
         self.root.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.root / "endpoints.sqlite3", check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -131,7 +135,7 @@ class EndpointRegistry:
         url = container.get("ModelDataUrl")
         if not url:
             raise ValueError(f"model {model['ModelName']} has no PrimaryContainer.ModelDataUrl")
-        return booster_from_tarball(object_path(self.root, url).read_bytes())
+        return booster_from_tarball(self.objects.get(url))
 
     def activate(self, endpoint_name: str) -> None:
         """Load the endpoint's model in the background, then mark it InService (or Failed, with the reason)."""
@@ -149,7 +153,11 @@ class EndpointRegistry:
         try:
             booster = self.load_booster(record["EndpointConfigName"])
         except (OSError, ValueError, KeyError, AwsError, xgb.core.XGBoostError) as exc:
-            reason = f"could not load the model: {exc}"
+            reason = (
+                download_failure(exc.uri)
+                if isinstance(exc, ObjectUnavailable)
+                else f"could not load the model: {exc}"
+            )
             if "ServingConfigName" in record:  # a failed update rolls back to the config still serving
                 record.update(EndpointStatus="InService", EndpointConfigName=record["ServingConfigName"])
             else:

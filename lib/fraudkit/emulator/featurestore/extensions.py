@@ -3,7 +3,7 @@
 - `GET /_fraudkit/health`: readiness probe for the launcher: 200 `{"status": "ok"}`, or 503 with
   the reasons when a service's state is unusable or its offline flushes keep failing.
 - `POST /_fraudkit/flush`: write buffered offline rows now (the offline query helper calls it) and
-  say where the emulated S3 lives.
+  say where the objects live (the emulated S3's directory, or the S3 endpoint the server writes to).
 - `POST /_fraudkit/bulk-ingest?FeatureGroupName=NAME`: the local bulk path. The body is an Arrow IPC
   stream of typed feature columns; the latest row per record id goes to the online store (same
   event-time rule as PutRecord) and every row to the offline store, without a round trip per record.
@@ -43,7 +43,7 @@ def health(req: HttpRequest, state: EmulatorState) -> HttpResponse:
 
 def flush(req: HttpRequest, state: EmulatorState) -> HttpResponse:
     store = _store(state)
-    return _json({"FlushedRows": store.offline.flush(), "S3Root": str(store.offline.s3_root.resolve())})
+    return _json({"FlushedRows": store.offline.flush(), "S3Root": state.objects.location})
 
 
 def bulk_ingest(req: HttpRequest, state: EmulatorState) -> HttpResponse:

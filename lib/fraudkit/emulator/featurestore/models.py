@@ -45,7 +45,6 @@ from fraudkit.emulator.featurestore.offline import (
     offline_schema,
 )
 from fraudkit.emulator.featurestore.online import OnlineStore, StoredRecord
-from fraudkit.emulator.s3 import object_path
 
 ONLINE, OFFLINE = "OnlineStore", "OfflineStore"
 Values = dict[str, Any]  # feature name -> wire string, or list of strings for a collection
@@ -58,7 +57,7 @@ class FeatureStoreBackend:
         self.online = OnlineStore(root / "featurestore.db")
         self._groups = {doc["name"]: FeatureGroup(**doc) for doc in self.online.load_groups()}
         self._lock = threading.RLock()  # held across each control-plane read-modify-write
-        self.offline = OfflineStore(root, self.online, self._groups.get)
+        self.offline = OfflineStore(state.objects, self.online, self._groups.get)
 
     def close(self) -> None:
         self.offline.close()
@@ -114,7 +113,7 @@ class FeatureStoreBackend:
             f"{base}/{self.state.account_id}/sagemaker/{self.state.region}/offline-store/{name}-{epoch}/data"
         )
         resolved["S3StorageConfig"] = s3
-        object_path(self.offline.emulator_dir, s3["ResolvedOutputS3Uri"])
+        self.state.objects.check(s3["ResolvedOutputS3Uri"])
         if not config.get("DisableGlueTableCreation"):
             resolved.setdefault(
                 "DataCatalogConfig",

@@ -1,8 +1,10 @@
-"""The offline store: Parquet files in the S3 key layout of SageMaker Feature Store (Glue format).
+"""The offline store: Parquet objects in the S3 key layout of SageMaker Feature Store (Glue format).
 
-Layout under `<state_dir>/emulator/s3/<bucket>/`:
+Keys under the group's S3Uri:
 `<prefix>/<account>/sagemaker/<region>/offline-store/<fg>-<epoch>/data/year=YYYY/month=MM/day=DD/hour=HH/`
-partitioned by event time, each row with `write_time`, `api_invocation_time` and `is_deleted`.
+partitioned by event time, each row with `write_time`, `api_invocation_time` and `is_deleted`; the
+objects go to the server's `ObjectStore` (files under `<state_dir>/emulator/s3/<bucket>/` locally, or
+PutObject to the configured S3 endpoint).
 Writes queue their rows in the database (durably, with the online change): single-record writes as
 JSON rows, small bulk writes as Arrow frames (QUEUED_FRAME_ROWS at most; larger ones are written to
 Parquet before the request returns, as they are batches already); a background thread
@@ -10,7 +12,7 @@ drains the queue into Parquet in batches (every FLUSH_SECONDS, sooner when FLUSH
 before an offline query through the flush extension, and on shutdown), as the service batches its
 S3 writes. A crash between writing a file and dropping its rows from the queue can repeat rows in
 the offline store (at least once, like the service's own delivery), never lose them. A failing flush
-(full disk, unwritable directory) leaves the rows queued: it is logged, retried with a bounded
+(full disk, unwritable directory, S3 endpoint unreachable) leaves the rows queued: it is logged, retried with a bounded
 backoff, and reported by `problems()` (the health endpoint) until a flush succeeds again.
 """
 
@@ -23,7 +25,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -31,7 +32,7 @@ import polars as pl
 
 from fraudkit.emulator.featurestore.groups import FeatureGroup
 from fraudkit.emulator.featurestore.online import OnlineStore
-from fraudkit.emulator.s3 import object_path
+from fraudkit.emulator.objects import ObjectStore
 
 FLUSH_ROWS = 20_000
 QUEUED_FRAME_ROWS = 5_000
@@ -58,14 +59,18 @@ def offline_schema(group: FeatureGroup) -> dict[str, pl.DataType]:
     return schema
 
 
+def partition_uri(data_uri: str, year: int, month: int, day: int, hour: int, name: str) -> str:
+    """The object of one file of an event-time hour under the group's ResolvedOutputS3Uri."""
+    return f"{data_uri.rstrip('/')}/year={year:04d}/month={month:02d}/day={day:02d}/hour={hour:02d}/{name}"
+
+
 class OfflineStore:
     """Drains the offline rows queued in the database into Parquet files, in batches."""
 
     def __init__(
-        self, emulator_dir: Path, database: OnlineStore, group: Callable[[str], FeatureGroup | None]
+        self, objects: ObjectStore, database: OnlineStore, group: Callable[[str], FeatureGroup | None]
     ) -> None:
-        self.emulator_dir = emulator_dir
-        self.s3_root = emulator_dir / "s3"
+        self.objects = objects
         self._database = database
         self._group = group
         self._queued = 0
@@ -77,10 +82,6 @@ class OfflineStore:
         self._wake = threading.Event()
         self._flusher = threading.Thread(target=self._flush_periodically, name="offline-flush", daemon=True)
         self._flusher.start()
-
-    def data_dir(self, group: FeatureGroup) -> Path:
-        assert group.offline_config is not None
-        return object_path(self.emulator_dir, group.offline_config["S3StorageConfig"]["ResolvedOutputS3Uri"])
 
     def queued(self, rows: int = 1) -> None:
         """Count rows the database queued; a full batch wakes the flusher instead of waiting for the timer."""
@@ -173,16 +174,15 @@ class OfflineStore:
             hour=stamp.dt.hour(),
         )
         columns = list(offline_schema(group))
-        base = self.data_dir(group)
+        assert group.offline_config is not None
+        data_uri = group.offline_config["S3StorageConfig"]["ResolvedOutputS3Uri"]
         name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + f"_{uuid.uuid4().hex[:12]}.parquet"
         for (year, month, day, hour), part in frame.partition_by(
             ["year", "month", "day", "hour"], as_dict=True, maintain_order=True
         ).items():
-            folder = base / f"year={year:04d}" / f"month={month:02d}" / f"day={day:02d}" / f"hour={hour:02d}"
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{name}.tmp"
-            part.select(columns).write_parquet(tmp, compression="snappy")
-            tmp.rename(folder / name)
+            body = io.BytesIO()
+            part.select(columns).write_parquet(body, compression="snappy")
+            self.objects.put(partition_uri(data_uri, year, month, day, hour, name), body.getvalue())
         return frame.height
 
     def _flush_periodically(self) -> None:
