@@ -278,3 +278,42 @@ def test_teardown_deletes_the_model_artifacts_in_the_stacks_bucket(aws: tuple[Se
         },
     )
     assert settings.provider.delete_model_artifacts() == {"model artifacts": 1}
+
+
+def test_teardown_deletes_a_deleted_groups_offline_objects_and_glue_table(
+    aws: tuple[Settings, StubbedAws],
+) -> None:
+    settings, stubbed = aws
+    prefix = f"feature-store/{ACCOUNT}/sagemaker/us-east-1/offline-store/cc-agg-fg-1767225600"
+    key = f"{prefix}/data/year=2026/month=01/day=01/hour=00/rows.parquet"
+    s3 = stubbed.stub("s3")
+    s3.add_response(
+        "list_objects_v2",
+        {"Contents": [{"Key": key}], "IsTruncated": False},
+        {"Bucket": BUCKET, "Prefix": prefix},
+    )
+    s3.add_response(
+        "delete_objects", {}, {"Bucket": BUCKET, "Delete": {"Objects": [{"Key": key}], "Quiet": True}}
+    )
+    stubbed.stub("glue").add_client_error(
+        "delete_table",
+        "EntityNotFoundException",
+        "Table not found",
+        400,
+        expected_params={"DatabaseName": "sagemaker_featurestore", "Name": "cc-agg-fg-1767225600"},
+    )
+    settings.provider.delete_offline_data(
+        [
+            {
+                "S3StorageConfig": {
+                    "S3Uri": f"s3://{BUCKET}/feature-store",
+                    "ResolvedOutputS3Uri": f"s3://{BUCKET}/{prefix}",
+                },
+                "DataCatalogConfig": {
+                    "TableName": "cc-agg-fg-1767225600",
+                    "Catalog": "AwsDataCatalog",
+                    "Database": "sagemaker_featurestore",
+                },
+            }
+        ]
+    )

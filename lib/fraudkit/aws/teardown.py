@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
@@ -63,30 +62,6 @@ def delete_endpoint_and_models(settings: Settings) -> dict[str, int]:
     for model in models:
         _delete_if_present(sagemaker.delete_model, ModelName=model)
     return {"endpoints": endpoints, "endpoint configs": len(configs), "models": len(models)}
-
-
-def delete_s3_prefix(settings: Settings, bucket: str, prefix: str) -> int:
-    """Delete every object under `s3://bucket/prefix`; returns how many there were."""
-    s3 = settings.client("s3")
-    count = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-            count += len(keys)
-    return count
-
-
-def delete_offline_store_data(settings: Settings, offline_config: dict[str, Any]) -> None:
-    """A deleted feature group's offline-store objects in S3 and its Glue table (AWS keeps both)."""
-    uri = offline_config.get("S3StorageConfig", {}).get("ResolvedOutputS3Uri")
-    if uri:
-        location = urlparse(uri)
-        delete_s3_prefix(settings, location.netloc, location.path.lstrip("/"))
-    catalog = offline_config.get("DataCatalogConfig")
-    if catalog:
-        glue = settings.client("glue")
-        _delete_if_present(glue.delete_table, DatabaseName=catalog["Database"], Name=catalog["TableName"])
 
 
 def delete_workshop_feature_groups(settings: Settings) -> int:

@@ -107,17 +107,38 @@ class AwsBackend(Backend):
         }
 
     def delete_offline_data(self, offline_configs: list[dict[str, Any]]) -> None:
-        """AWS keeps a deleted feature group's offline objects in S3 and its Glue table."""
-        from fraudkit.aws.teardown import delete_offline_store_data
+        """AWS keeps a deleted feature group's offline objects in S3 and its Glue table: both go."""
+        from fraudkit.storage import split_s3_uri
 
         for offline_config in offline_configs:
-            delete_offline_store_data(self.settings, offline_config)
+            uri = offline_config.get("S3StorageConfig", {}).get("ResolvedOutputS3Uri")
+            if uri:
+                self._delete_s3_prefix(*split_s3_uri(uri))
+            catalog = offline_config.get("DataCatalogConfig")
+            if catalog:
+                try:
+                    self.client("glue").delete_table(
+                        DatabaseName=catalog["Database"], Name=catalog["TableName"]
+                    )
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") != "EntityNotFoundException":
+                        raise
 
     def delete_model_artifacts(self) -> dict[str, int]:
-        from fraudkit.aws.teardown import delete_s3_prefix
         from fraudkit.storage import MODEL_ARTIFACT_PREFIX
 
-        return {"model artifacts": delete_s3_prefix(self.settings, self.bucket, MODEL_ARTIFACT_PREFIX)}
+        return {"model artifacts": self._delete_s3_prefix(self.bucket, MODEL_ARTIFACT_PREFIX)}
+
+    def _delete_s3_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every object under `s3://bucket/prefix`; how many there were."""
+        s3 = self.client("s3")
+        count = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                count += len(keys)
+        return count
 
     # -- Kafka ---------------------------------------------------------------------------------
     @cached_property
