@@ -137,8 +137,10 @@ class Settings:
     # local backend: the emulator's port and the bucket name its offline store and artifacts use
     emulator_port: int = DEFAULT_EMULATOR_PORT
     offline_store_bucket: str = "fraudkit-offline-store"
-    # aws backend: the CloudFormation stack whose outputs name the bucket, role and cluster
+    # aws backend: the CloudFormation stack whose outputs name the bucket, role and cluster, and the
+    # cluster itself for processes that read no stack (the Lambda functions: FRAUDKIT_MSK_CLUSTER_ARN)
     stack_name: str = "fraudkit"
+    msk_cluster_arn: str = ""
 
     def __post_init__(self) -> None:
         if self.backend not in get_args(BackendName):

@@ -97,6 +97,19 @@ def test_bootstrap_brokers_are_the_clusters_iam_brokers(aws: tuple[Settings, Stu
     assert settings.kafka_bootstrap_servers == IAM_BROKERS  # GetBootstrapBrokers once
 
 
+def test_a_process_given_the_cluster_reads_no_stack(
+    aws: tuple[Settings, StubbedAws], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Lambda functions: FRAUDKIT_MSK_CLUSTER_ARN, kafka:GetBootstrapBrokers, no DescribeStacks."""
+    settings, stubbed = aws
+    stubbed.stub("kafka").add_response(
+        "get_bootstrap_brokers", {"BootstrapBrokerStringSaslIam": IAM_BROKERS}, {"ClusterArn": CLUSTER}
+    )
+    given = settings.replace(msk_cluster_arn=CLUSTER)
+    monkeypatch.setattr(given.provider, "client", stubbed.client)
+    assert given.kafka_bootstrap_servers == IAM_BROKERS
+
+
 def test_a_cluster_without_iam_brokers_is_named(aws: tuple[Settings, StubbedAws]) -> None:
     settings, stubbed = aws
     stubbed.stack(OUTPUTS)

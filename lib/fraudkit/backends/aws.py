@@ -143,11 +143,15 @@ class AwsBackend(Backend):
     # -- Kafka ---------------------------------------------------------------------------------
     @cached_property
     def bootstrap_servers(self) -> str:
-        """FRAUDKIT_BOOTSTRAP_SERVERS, else the stack's MskBootstrapServers, else the IAM brokers of its
-        cluster from GetBootstrapBrokers (provisioned and serverless MSK alike)."""
-        if self.settings.bootstrap_servers or self.outputs.bootstrap_servers:
-            return self.settings.bootstrap_servers or self.outputs.bootstrap_servers
-        cluster = self.outputs.msk_cluster_arn
+        """FRAUDKIT_BOOTSTRAP_SERVERS, else the IAM brokers of the cluster (FRAUDKIT_MSK_CLUSTER_ARN, else the
+        stack's MskBootstrapServers override or its MskClusterArn) from GetBootstrapBrokers, which answers
+        for provisioned and serverless MSK alike."""
+        if self.settings.bootstrap_servers:
+            return self.settings.bootstrap_servers
+        cluster = self.settings.msk_cluster_arn
+        if not cluster and self.outputs.bootstrap_servers:
+            return self.outputs.bootstrap_servers
+        cluster = cluster or self.outputs.msk_cluster_arn
         if not cluster:
             raise StackNotReady(
                 f"CloudFormation stack {self.settings.stack_name!r} lacks the output MskClusterArn "
