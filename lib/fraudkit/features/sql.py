@@ -1,8 +1,12 @@
-"""SQL text compiled from the feature specification: DuckDB (run locally), Spark SQL and Flink SQL (AWS path).
+"""SQL text compiled from the feature specification: DuckDB (run locally), Spark SQL and Flink SQL (AWS path),
+and Redshift SQL (the SQL-warehouse path).
 
 One generator renders every dialect; a `Dialect` only says how to spell the time order, a window offset, and
 the calendar functions. Offsets are exact durations (microseconds, or Flink's day-time intervals), never
 calendar intervals, so a "1 day" window is 86,400 s even across a daylight-saving change.
+
+Redshift's window frames are ROWS only (no RANGE with an offset), so its windows are range self-joins over
+each distinct (key, event time): same window rule, same peers, no calendar anchoring.
 """
 
 from __future__ import annotations
@@ -90,6 +94,23 @@ def frame_clause(dialect: Dialect, timestamp: str, key: str, window: Window) -> 
     )
 
 
+def _whole_seconds(duration: timedelta) -> int:
+    if duration % timedelta(seconds=1):
+        raise ValueError(f"Redshift windows need whole seconds, got {duration}")
+    return duration // timedelta(seconds=1)
+
+
+REDSHIFT = Dialect(
+    name="redshift",
+    order_key=lambda ts: ts,
+    # a shift back by an exact number of seconds: DATEADD(second, ...) never rounds to calendar units
+    offset=lambda d: f"DATEADD(second, -{_whole_seconds(d)}, %s)",
+    is_weekend=lambda ts: f"DATE_PART(dayofweek, {ts}) IN (0, 6)",  # Redshift dayofweek: Sunday 0 ... Saturday 6
+    hour=lambda ts: f"DATE_PART(hour, {ts})",
+)
+REDSHIFT_DOUBLE = "DOUBLE PRECISION"  # Redshift has no plain DOUBLE type; AVG of an integer is an integer there
+
+
 def aggregate_sql(aggregate: WindowAggregate) -> str:
     over = f"OVER {window_name(aggregate.key, aggregate.window)}"
     if aggregate.value is None:
@@ -98,11 +119,11 @@ def aggregate_sql(aggregate: WindowAggregate) -> str:
     return f"COALESCE(AVG(CAST({aggregate.value} AS DOUBLE)) {over}, {EMPTY_WINDOW_MEAN!r}) AS {aggregate.name}"
 
 
-def ratio_sql(ratio: Ratio) -> str:
+def ratio_sql(ratio: Ratio, double: str = "DOUBLE") -> str:
     numerator, denominator = ratio.numerator, ratio.denominator
     return (
         f"CASE WHEN {numerator} IS NOT NULL AND {denominator} <> 0 "
-        f"THEN CAST({numerator} AS DOUBLE) / CAST({denominator} AS DOUBLE) ELSE {UNDEFINED_RATIO!r} END AS {ratio.name}"
+        f"THEN CAST({numerator} AS {double}) / CAST({denominator} AS {double}) ELSE {UNDEFINED_RATIO!r} END AS {ratio.name}"
     )
 
 
@@ -164,3 +185,51 @@ def flink_sql(feature_set: FeatureSet, window: Window, source: str = "transactio
     flags = [flag_sql(FLINK, f, feature_set.timestamp) for f in feature_set.flags]
     select = _windowed_select(feature_set, FLINK, source, [*keys, feature_set.timestamp, *flags], aggregates)
     return select if sink is None else f"INSERT INTO {sink}\n{select}"
+
+
+def _shifted(column: str, duration: timedelta) -> str:
+    return REDSHIFT.offset(duration) % column if duration else column
+
+
+def _window_join(feature_set: FeatureSet, key: str, window: Window, members: tuple[WindowAggregate, ...], source: str) -> str:
+    """One frame as a CTE: per distinct (key, t), the aggregates over [t - delay - width, t - delay].
+
+    A LEFT JOIN keeps keys whose (delayed) window is empty: COUNT of the joined side is 0 and the mean
+    EMPTY_WINDOW_MEAN, as in every other engine.
+    """
+    ts = feature_set.timestamp
+    columns = []
+    for aggregate in members:
+        if aggregate.value is None:
+            columns.append(f"COUNT(prev.{ts}) AS {aggregate.name}")
+        else:
+            mean = f"AVG(CAST(prev.{aggregate.value} AS {REDSHIFT_DOUBLE}))"
+            columns.append(f"COALESCE({mean}, {EMPTY_WINDOW_MEAN!r}) AS {aggregate.name}")
+    select_list = ",\n        ".join([f"cur.{key}", f"cur.{ts}", *columns])
+    return (
+        f"{window_name(key, window)} AS (\n"
+        f"    SELECT\n        {select_list}\n"
+        f"    FROM (SELECT DISTINCT {key}, {ts} FROM {source}) AS cur\n"
+        f"    LEFT JOIN {source} AS prev\n"
+        f"        ON prev.{key} = cur.{key}\n"
+        f"        AND prev.{ts} BETWEEN {_shifted(f'cur.{ts}', window.start_offset)} AND {_shifted(f'cur.{ts}', window.delay)}\n"
+        f"    GROUP BY cur.{key}, cur.{ts}\n)"
+    )
+
+
+def redshift_sql(feature_set: FeatureSet, source: str = "transactions") -> str:
+    """Redshift SQL with every input column plus every feature, one output row per input row (range joins)."""
+    ts = feature_set.timestamp
+    frames = feature_set.frames()
+    ctes = [_window_join(feature_set, key, window, members, source) for (key, window), members in frames.items()]
+    picked = ["src.*"] + [f"{window_name(k, w)}.{a.name}" for (k, w), members in frames.items() for a in members]
+    joins = "".join(
+        f"\n    LEFT JOIN {window_name(k, w)} ON {window_name(k, w)}.{k} = src.{k} AND {window_name(k, w)}.{ts} = src.{ts}"
+        for k, w in frames
+    )
+    picked_list = ",\n        ".join(picked)
+    ctes.append(f"joined AS (\n    SELECT\n        {picked_list}\n    FROM {source} AS src{joins}\n)")
+    derived = [ratio_sql(r, REDSHIFT_DOUBLE) for r in feature_set.ratios]
+    derived += [flag_sql(REDSHIFT, f, ts) for f in feature_set.flags]
+    derived_list = ",\n    ".join(["*", *derived])
+    return "WITH " + ",\n".join(ctes) + f"\nSELECT\n    {derived_list}\nFROM joined"
