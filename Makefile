@@ -1,49 +1,75 @@
 # Workshop kit for real-time fraud detection with a feature store.
-# `make workshop` and `make test` are the two commands of the README; both set up .venv on first use.
+# `make workshop` and `make test` are the two commands of the README; both set up .venv on first use:
+# `make workshop` (and `make lab`) with the runtime lock only, `make test` with the development lock too.
 SHELL := /bin/bash
-PYTHON ?= python3
+SUPPORTED_PYTHONS := 3.13 3.12 3.11
+# PYTHON=/path/to/python picks the interpreter; otherwise the newest supported one on PATH that runs
+# (a pyenv shim of a version that is not enabled exists on PATH but fails).
+ifndef PYTHON
+PYTHON := $(firstword $(foreach v,$(SUPPORTED_PYTHONS),$(shell python$(v) -c '' >/dev/null 2>&1 && echo python$(v))))
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+# no resolver (the locks are complete; tests/unit/test_lock.py runs `pip check`), no byte-compiling of
+# every module at install time (Python compiles what it imports): about a third of the install time
+# and 200 MB; -qq keeps warnings about the machine's package indexes out of the output, errors stay
+PIP_INSTALL := $(PY) -m pip install -qq --disable-pip-version-check --no-deps --no-compile
 BACKEND ?= local
 SCALE ?= small
 SEED ?= 42
 STATE_DIR ?= .fraudkit
+LAB_PORT ?= 8888
 export FRAUDKIT_STATE_DIR := $(abspath $(STATE_DIR))
 
-.PHONY: help setup workshop test test-fast lint bench local-up local-down lab clean-state clean lock-env refresh-notebooks
+.PHONY: help setup setup-dev workshop test test-fast lint bench local-up local-down lab clean-state clean lock-env refresh-notebooks
 .PHONY: package deploy destroy soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Create .venv and install the pinned dependencies (no-op when current)
+setup: $(STAMP) ## Create .venv with the runtime lock (Python 3.11-3.13; no-op when current)
+
+setup-dev: $(DEV_STAMP) ## setup, plus the development lock (test, lint and infra tools)
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; v=sys.version_info[:2]; sys.exit(0 if v==(3,11) else "fraudkit needs Python 3.11 (found %d.%d): set PYTHON=/path/to/python3.11" % v)'
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	@touch $(STAMP)
+	@test -n "$(PYTHON)" || { echo "setup: no python3.13, python3.12 or python3.11 on PATH: set PYTHON=/path/to/python3.X" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else "setup: fraudkit supports Python 3.11-3.13; $(PYTHON) is %d.%d: set PYTHON=/path/to/python3.X" % v)'
+	@if [ -x $(PY) ]; then \
+		echo "setup: updating $(VENV) ($$($(PY) -c 'import platform; print("Python", platform.python_version())'))"; \
+	else \
+		echo "setup: creating $(VENV) with $(PYTHON) ($$($(PYTHON) -c 'import platform; print("Python", platform.python_version())'))"; \
+		$(PYTHON) -m venv $(VENV); \
+	fi
+	@# a venv from before the CPU-only build has the CUDA `xgboost` in the same module directory
+	@$(PY) -m pip uninstall -qq -y xgboost nvidia-nccl-cu12 2>/dev/null || true
+	$(PIP_INSTALL) -r requirements.txt
+	$(PIP_INSTALL) --no-build-isolation -e .
+	@touch $@
+
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
+	@touch $@
 
 workshop: setup ## Run every notebook with papermill (BACKEND=local|aws, SCALE=tiny|small|full) into build/
 	$(PY) -m fraudkit.workshop --backend $(BACKEND) --scale $(SCALE) --seed $(SEED) --out build
 
-test: setup lint ## Lint, then unit, integration, reliability (small), notebook (papermill + nbval) and infra tests
+test: setup-dev lint ## Lint, then unit, integration, reliability (small), notebook (papermill + nbval) and infra tests
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-soak: setup ## The reliability suite at full size: 20 kill/restart rounds, 1,000 fuzz examples per API
+soak: setup-dev ## The reliability suite at full size: 20 kill/restart rounds, 1,000 fuzz examples per API
 	FRAUDKIT_SOAK_ROUNDS=$${FRAUDKIT_SOAK_ROUNDS:-20} FRAUDKIT_FUZZ_EXAMPLES=$${FRAUDKIT_FUZZ_EXAMPLES:-1000} \
 		$(PY) -m pytest tests/reliability -v
 
-test-fast: setup ## Unit tests only
+test-fast: setup-dev ## Unit tests only
 	$(PY) -m pytest tests/unit -q
 
-lint: setup ## ruff and mypy on the library and the data generators
+lint: setup-dev ## ruff and mypy on the library and the data generators
 	$(VENV)/bin/ruff check lib data_gen tests bench
 	$(VENV)/bin/mypy
 
-bench: setup ## Run the benchmarks and write bench/report.md (and .json)
+bench: setup-dev ## Run the benchmarks and write bench/report.md (and .json)
 	$(PY) bench/run.py --out bench/report
 
 local-up: setup ## Start the local emulator and Kafka broker in the background
@@ -52,9 +78,8 @@ local-up: setup ## Start the local emulator and Kafka broker in the background
 local-down: setup ## Stop the local services
 	$(PY) -m fraudkit.services down --state-dir $(STATE_DIR)
 
-lab: setup ## Open JupyterLab with the kit's kernel
-	$(PY) -m ipykernel install --user --name fraudkit --display-name "Python (fraudkit)"
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+lab: setup ## Open JupyterLab on notebooks/ with the kit's kernel (LAB_PORT=8888); --allow-root only as root
+	$(PY) -m fraudkit.lab --port $(LAB_PORT)
 
 clean-state: ## Remove local state (emulator data, broker logs, generated data, models)
 	rm -rf $(STATE_DIR)
@@ -65,7 +90,7 @@ clean: clean-state ## Remove local state, build outputs and the venv
 refresh-notebooks: setup ## Re-execute the notebooks at the tiny scale and store their outputs (for nbval)
 	$(PY) -m fraudkit.workshop --scale tiny --refresh-committed
 
-lock-env: setup ## Rewrite environment.yml from the pins in requirements.txt
+lock-env: setup ## Rewrite environment.yml from the pins in requirements.txt (the runtime lock)
 	$(PY) tools/sync_env.py
 
 package: setup ## Build the Lambda zip of the streaming handlers into build/package/

@@ -1,15 +1,55 @@
 """The two README commands rest on `make setup`: it must be a no-op once the venv matches the lock."""
 
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_setup_is_current_after_install() -> None:
+@pytest.mark.parametrize("stamp", [".venv/.installed", ".venv/.installed-dev"])
+def test_setup_is_current_after_install(stamp: str) -> None:
     # `make -q` exits 0 only when the target is up to date, i.e. nothing would be reinstalled
-    proc = subprocess.run(["make", "-q", ".venv/.installed"], cwd=ROOT, capture_output=True, check=False)
-    assert proc.returncode == 0, "make setup would reinstall although requirements.txt and pyproject.toml are unchanged"
+    proc = subprocess.run(["make", "-q", stamp], cwd=ROOT, capture_output=True, check=False)
+    assert proc.returncode == 0, f"make would redo {stamp} although the locks and pyproject.toml are unchanged"
+
+
+def _chosen_python(tmp_path: Path, commands: dict[str, str | None], *make_args: str) -> str:
+    """The interpreter the Makefile picks with only `commands` on PATH (name -> target, None: a failing shim)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, target in commands.items():
+        if target is None:  # what pyenv leaves on PATH for a version that is not enabled
+            (bin_dir / name).write_text("#!/bin/sh\necho 'pyenv: command not found' >&2\nexit 127\n")
+            (bin_dir / name).chmod(0o755)
+        else:
+            (bin_dir / name).symlink_to(target)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHON"}
+    env["PATH"] = str(bin_dir)  # the Makefile's shell is /bin/bash by absolute path
+    proc = subprocess.run(
+        [shutil.which("make") or "make", "--no-print-directory", "--eval", "chosen-python: ; @echo $(PYTHON)", "chosen-python", *make_args],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )
+    return proc.stdout.strip()
+
+
+def test_setup_picks_the_newest_supported_python_that_runs(tmp_path: Path) -> None:
+    chosen = _chosen_python(tmp_path, {"python3.13": None, "python3.12": sys.executable, "python3.11": sys.executable})
+    assert chosen == "python3.12"
+
+
+def test_setup_uses_python_when_given(tmp_path: Path) -> None:
+    assert _chosen_python(tmp_path, {"python3.13": sys.executable}, "PYTHON=/opt/python3.11") == "/opt/python3.11"
+
+
+def test_setup_names_the_fix_when_no_supported_python_is_found(tmp_path: Path) -> None:
+    assert _chosen_python(tmp_path, {"python3.13": None}) == ""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "set PYTHON=/path/to/python3.X" in makefile
 
 
 def test_ci_calls_the_readme_test_command() -> None:
