@@ -5,8 +5,10 @@ function-local ones included, since Lambda runs the lazy paths too) and the thir
 distributions those modules import, with their dependencies, at the versions pinned in
 requirements.txt, as wheels for Lambda's platform (CPython 3.13 on Amazon Linux 2023, x86_64).
 
-boto3 and botocore are bundled although the runtime has its own: the handlers then run against the
-SDK version the kit pins and tests, not whatever the runtime ships that month (about 25 MB).
+boto3, botocore and their dependencies are not bundled: Lambda's Python runtimes include them, and
+the handlers' graph (polars, numpy, kafka-python) leaves no room for a second copy within the quota.
+The handlers use only long-standing Feature Store and SageMaker runtime calls; the handlers' test runs
+the zip next to the pinned boto3, as the runtime would.
 
 The same inputs give the same bytes: entries sorted, timestamps 1980-01-01, mode 0644, no
 `__pycache__`, no console scripts. The unzipped size must fit Lambda's 250 MB quota; the build
@@ -25,6 +27,7 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
@@ -33,6 +36,15 @@ from packaging.utils import canonicalize_name
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SOURCE_ROOTS = (REPO_ROOT / "lib", REPO_ROOT)  # where the kit's packages live (pyproject: lib/ and .)
 ENTRY_MODULES = ("fraudkit.streaming.handlers",)
+# Distributions the Lambda Python runtime provides (boto3 and what it depends on).
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"})
+# Imported somewhere on the handlers' import graph but never run by the functions, which use the aws
+# backend to score and ingest only; the handlers' test runs them from the zip alone, which proves it.
+OUTSIDE_THE_FUNCTIONS = {
+    "fraudkit.backends.local": "the functions run with FRAUDKIT_BACKEND=aws",
+    "duckdb": "the offline store is read by the notebooks, not by the functions",
+    "sagemaker": "the serving image is chosen when a model is deployed, not when it is invoked",
+}
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
 DEFAULT_OUT = REPO_ROOT / "build" / "package"
 ZIP_NAME = "fraudkit-lambda.zip"
@@ -88,11 +100,32 @@ def _module_file(name: str, roots: tuple[Path, ...]) -> Path | None:
     return None
 
 
+def _is_type_checking_block(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _run_time_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of `tree` except the bodies of `if TYPE_CHECKING:` (imports for type checkers only)."""
+    nodes, pending = [], [tree]
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        children = list(ast.iter_child_nodes(node))
+        if _is_type_checking_block(node):
+            children = [*cast(ast.If, node).orelse]
+        pending.extend(children)
+    return nodes
+
+
 def _imported_names(source: Path, module: str) -> set[str]:
-    """Absolute names imported anywhere in `source` (relative imports resolved against `module`)."""
+    """Absolute names imported anywhere in `source` at run time (relative imports resolved against
+    `module`), function-local imports included, `if TYPE_CHECKING:` imports not."""
     is_package = source.name == "__init__.py"
     names: set[str] = set()
-    for node in ast.walk(ast.parse(source.read_text(), str(source))):
+    for node in _run_time_nodes(ast.parse(source.read_text(), str(source))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -144,6 +177,8 @@ def trace_imports(entries: tuple[str, ...], roots: tuple[Path, ...]) -> Imports:
         pending += [(".".join(parts[:i]), name) for i in range(1, len(parts))]
         for imported in sorted(_imported_names(source, name)):
             top = imported.split(".")[0]
+            if imported in OUTSIDE_THE_FUNCTIONS or top in OUTSIDE_THE_FUNCTIONS:
+                continue
             if top in first_party and _module_file(top, roots):
                 pending.append((imported, name))
             elif top not in sys.stdlib_module_names:
@@ -209,7 +244,7 @@ def make_plan(
     pending = sorted(why)
     while pending:
         name = pending.pop(0)
-        if name in distributions:
+        if name in distributions or name in RUNTIME_PROVIDED:
             continue
         if name not in pins:
             raise PackageError(

@@ -5,6 +5,10 @@ backend-specific paths (bulk ingestion, the offline files, the role and bucket o
 store) are the backend's (`Settings.provider`).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from fraudkit.featurestore.admin import (
     create_feature_group,
     create_feature_groups,
@@ -13,7 +17,6 @@ from fraudkit.featurestore.admin import (
     wait_for_status,
 )
 from fraudkit.featurestore.ingest import IngestError, bulk_ingest_local, ingest, put_records
-from fraudkit.featurestore.offline import flush_local, latest_snapshot, offline_connection, point_in_time_join
 from fraudkit.featurestore.online import get_record, read_online, typed_record
 from fraudkit.featurestore.specs import (
     EVENT_TIME,
@@ -22,6 +25,22 @@ from fraudkit.featurestore.specs import (
     batch_group,
     card_feature_groups,
     online_group,
+)
+from fraudkit.lazy import submodule_attributes
+
+if TYPE_CHECKING:
+    from fraudkit.featurestore.offline import (
+        flush_local,
+        latest_snapshot,
+        offline_connection,
+        point_in_time_join,
+    )
+
+# the offline queries (DuckDB) load when first asked for
+__getattr__ = submodule_attributes(
+    __name__,
+    __path__,
+    {"offline": ("flush_local", "latest_snapshot", "offline_connection", "point_in_time_join")},
 )
 
 __all__ = [
