@@ -116,7 +116,7 @@ class Account:
 def account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "moto",
-        "AWS_SECRET_ACCESS_KEY": "moto",
+        "AWS_SECRET_ACCESS_KEY": "moto",  # pragma: allowlist secret (moto takes any)
         "AWS_DEFAULT_REGION": REGION,
     }.items():  # the emulator process inherits them: moto accepts any credentials
         monkeypatch.setenv(name, value)

@@ -21,7 +21,7 @@ from fraudkit.model.deploy import artifact_digest, deploy
 ACCOUNT = "123456789012"
 BUCKET = "fraudkit-data-123"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/fraudkit-sagemaker"
-CLUSTER = f"arn:aws:kafka:us-east-1:{ACCOUNT}:cluster/fraudkit/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0-1"
+CLUSTER = f"arn:aws:kafka:us-east-1:{ACCOUNT}:cluster/fraudkit/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0-1"  # pragma: allowlist secret (a made-up cluster ARN)
 IAM_BROKERS = (
     "b-1.fraudkit.kafka.us-east-1.amazonaws.com:9098,b-2.fraudkit.kafka.us-east-1.amazonaws.com:9098"
 )

@@ -86,14 +86,21 @@ def create_topics(settings: Settings, partitions: int = DEFAULT_PARTITIONS) -> l
     partition p to partition p of its output topics, which keeps a card's events in one ordered log.
     """
     from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
 
     names = topic_names(settings)
     admin = _admin(settings)
     try:
-        existing = set(admin.list_topics())
-        missing = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names if name not in existing]
-        if missing:
-            admin.create_topics(missing)
+        for _ in range(3):  # another process may create one of them between the listing and the request
+            existing = set(admin.list_topics())
+            missing = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names if name not in existing]
+            if not missing:
+                break
+            try:
+                admin.create_topics(missing)
+                break
+            except TopicAlreadyExistsError:
+                continue
     finally:
         admin.close()
     return names

@@ -18,9 +18,17 @@ def client_config(settings: Settings) -> dict[str, Any]:
     return settings.provider.kafka_config()
 
 
+# Topics are created by `broker.create_topics` with the pipeline's partition count; a topic a client's
+# metadata request made the broker create would have the broker's default count (after a restart of the
+# in-memory broker, a reconnecting stage would otherwise recreate its output topics with one partition).
+NO_AUTO_CREATE = {"allow_auto_create_topics": False}
+
+
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     """A producer that keeps each partition in send order (one request in flight) and waits for acks."""
-    options: dict[str, Any] = {"acks": "all", "linger_ms": 2, "max_in_flight_requests_per_connection": 1}
+    options: dict[str, Any] = {
+        "acks": "all", "linger_ms": 2, "max_in_flight_requests_per_connection": 1, **NO_AUTO_CREATE,
+    }
     options.update(overrides)
     return KafkaProducer(**client_config(settings), **options)
 
@@ -32,6 +40,7 @@ def make_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
         "group_id": None,
         "auto_offset_reset": "earliest",
         "check_crcs": settings.provider.verify_crcs,
+        **NO_AUTO_CREATE,
     }
     options.update(overrides)
     return KafkaConsumer(**client_config(settings), **options)
