@@ -1,8 +1,11 @@
 """Run the workshop's notebooks in order with papermill, the way `make workshop` does.
 
 Each notebook gets the same parameters (`backend`, `scale`, `seed`, `state_dir`), its executed copy
-and an HTML rendering go under the output directory, and `index.html` links them with their status
-and duration. Local services are started before the first notebook and stopped after the last one
+and an HTML rendering go under the output directory, and `index.html` is the results page
+(`fraudkit.results`): status, time and headline figures per notebook, the key plots, links to the
+executed copies. The terminal gets one line per notebook with the same figures; a failing cell's
+traceback is printed in full. Kernels log errors only: their start-up warning about unencrypted TCP
+on loopback is not the user's business. Local services are started before the first notebook and stopped after the last one
 (unless they were already running). The run stops at the first failing notebook: later stages read
 what earlier ones left behind.
 
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import html
 import json
 import os
 import re
@@ -23,32 +25,24 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from fraudkit.config import Settings, settings_arguments
+from fraudkit.results import NotebookResult, collect, render_page
 from fraudkit.services import start_detached, stop_local_services
 
 KERNEL_NAME = "python3"  # the venv's own kernel: present in a fresh clone once `make setup` ran
 NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[\w-]+\.ipynb$")
 COMMITTED_SCALE = "tiny"
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 class WorkshopError(Exception):
     """A bad command-line input; the message names the argument and the fix."""
-
-
-@dataclass
-class NotebookRun:
-    """The outcome of one executed notebook, as listed in the index."""
-
-    name: str
-    status: str  # "ok" or "failed"
-    seconds: float
-    error: str = ""
 
 
 def discover_notebooks(notebooks_dir: Path) -> list[Path]:
@@ -95,7 +89,7 @@ def patched_environ(values: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def execute_notebook(source: Path, target: Path, parameters: dict[str, Any] | None) -> NotebookRun:
+def execute_notebook(source: Path, target: Path, parameters: dict[str, Any] | None) -> NotebookResult:
     """Execute `source` with papermill into `target` (written even when a cell fails)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -111,10 +105,13 @@ def execute_notebook(source: Path, target: Path, parameters: dict[str, Any] | No
             cwd=str(source.parent),
             progress_bar=False,
             log_output=False,
+            extra_arguments=KERNEL_ARGUMENTS,
         )
     except PapermillExecutionError as failure:
         error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
-    return NotebookRun(source.stem, "failed" if error else "ok", time.perf_counter() - started, error)
+        traceback = "\n".join(failure.traceback)
+        print(f"{source.stem} failed at cell {failure.exec_count}:\n{traceback}", file=sys.stderr)
+    return NotebookResult(source.stem, "failed" if error else "ok", time.perf_counter() - started, error)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -135,28 +132,10 @@ def export_html(executed: Path) -> Path:
     return page
 
 
-def render_index(runs: list[NotebookRun], settings: Settings) -> str:
-    """The HTML index of a workshop run: one row per notebook with status, duration and links."""
-    rows = "\n".join(
-        f"<tr><td><a href='{html.escape(run.name)}.html'>{html.escape(run.name)}</a></td>"
-        f"<td class='{run.status}'>{run.status}</td><td>{run.seconds:.1f} s</td>"
-        f"<td><a href='{html.escape(run.name)}.ipynb'>notebook</a></td><td>{html.escape(run.error)}</td></tr>"
-        for run in runs
-    )
-    title = f"fraudkit workshop: backend {settings.backend}, scale {settings.scale}, seed {settings.seed}"
-    return (
-        "<!doctype html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>"
-        "body{font-family:sans-serif;margin:2em}td,th{padding:.3em 1em;text-align:left}"
-        ".ok{color:#1a7f37}.failed{color:#cf222e;font-weight:bold}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><table><tr><th>notebook</th><th>status</th><th>time</th>"
-        f"<th>executed copy</th><th>error</th></tr>\n{rows}\n</table></body></html>\n"
-    )
-
-
-def write_report(out_dir: Path, runs: list[NotebookRun], settings: Settings) -> None:
-    """index.html for people, workshop.json (status and seconds per notebook) for tools and the README."""
-    write_atomically(out_dir / "index.html", render_index(runs, settings))
+def write_report(out_dir: Path, runs: list[NotebookResult], settings: Settings) -> None:
+    """index.html (the results page) for people, workshop.json (status, seconds and figures per notebook)
+    for tools and the README."""
+    write_atomically(out_dir / "index.html", render_page(runs, settings, out_dir))
     summary = {
         "backend": settings.backend,
         "scale": settings.scale,
@@ -172,15 +151,15 @@ def _progress(notebooks: list[Path], quiet: bool) -> Any:
     return tqdm(notebooks, unit="notebook", file=sys.stderr, disable=quiet or not sys.stderr.isatty())
 
 
-def _announce(run: NotebookRun, quiet: bool) -> None:
+def _announce(run: NotebookResult, quiet: bool) -> None:
     """One line per finished notebook on stderr, above the progress bar."""
     from tqdm import tqdm
 
     if not quiet:
-        tqdm.write(f"{run.name}: {run.status} in {run.seconds:.1f} s", file=sys.stderr)
+        tqdm.write(run.line(), file=sys.stderr)
 
 
-def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet: bool = False) -> list[NotebookRun]:
+def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet: bool = False) -> list[NotebookResult]:
     """Execute `notebooks` in order into `out_dir`, stopping at the first failure; writes the index."""
     parameters = {
         "backend": settings.backend,
@@ -189,12 +168,13 @@ def run_workshop(settings: Settings, notebooks: list[Path], out_dir: Path, quiet
         "state_dir": str(settings.state_dir.resolve()),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs: list[NotebookRun] = []
+    runs: list[NotebookResult] = []
     with settings.provider.workshop_services():
         progress = _progress(notebooks, quiet)
         for source in progress:
             progress.set_description(source.stem)
-            run = execute_notebook(source, out_dir / source.name, parameters)
+            # figures are read right away: 99_cleanup removes the state they come from
+            run = collect(execute_notebook(source, out_dir / source.name, parameters), out_dir / source.name, settings)
             runs.append(run)
             export_html(out_dir / source.name)
             write_report(out_dir, runs, settings)
@@ -216,13 +196,13 @@ def strip_volatile_metadata(notebook: nbformat.NotebookNode) -> nbformat.Noteboo
     return notebook
 
 
-def refresh_committed(notebooks: list[Path], keep: list[Path], quiet: bool = False) -> list[NotebookRun]:
+def refresh_committed(notebooks: list[Path], keep: list[Path], quiet: bool = False) -> list[NotebookResult]:
     """Re-execute all `notebooks` in order at the tiny scale; store those in `keep` back with outputs.
 
     All of them run (in one fresh state directory, like nbval) so each stored output is what nbval
     will see, whatever the earlier notebooks left behind.
     """
-    runs: list[NotebookRun] = []
+    runs: list[NotebookResult] = []
     with tempfile.TemporaryDirectory(prefix="fraudkit-refresh-") as scratch:
         state_dir = Path(scratch) / ".fraudkit"
         try:
@@ -293,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in failed:
         print(f"fraudkit.workshop: {run.name} failed at {run.error}", file=sys.stderr)
     if not args.refresh_committed and not args.quiet:
-        print(f"executed notebooks and index: {args.out / 'index.html'}", file=sys.stderr)
+        print(f"results page: {args.out / 'index.html'} (executed notebooks next to it)", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -9,13 +9,11 @@ import nbformat
 import pytest
 from fraudkit.config import Settings
 from fraudkit.workshop import (
-    NotebookRun,
     WorkshopError,
     committed_output_env,
     discover_notebooks,
     main,
     patched_environ,
-    render_index,
     select_notebooks,
     strip_volatile_metadata,
 )
@@ -90,14 +88,6 @@ def test_strip_volatile_metadata_keeps_outputs_tags_and_kernel() -> None:
     assert "papermill" not in stripped.metadata and stripped.metadata.kernelspec.name == "python3"
     assert dict(stripped.cells[0].metadata) == {"tags": ["parameters"]}
     assert stripped.cells[0].outputs[0].text == "1\n"
-
-
-def test_index_marks_failures_and_escapes_errors() -> None:
-    runs = [NotebookRun("00_setup", "ok", 1.24), NotebookRun("01_x", "failed", 0.5, "cell 3: ValueError: a < b")]
-    page = render_index(runs, Settings(scale="tiny"))
-    assert "scale tiny" in page
-    assert "<a href='00_setup.html'>00_setup</a>" in page and "<td class='ok'>ok</td><td>1.2 s</td>" in page
-    assert "<td class='failed'>failed</td>" in page and "ValueError: a &lt; b" in page
 
 
 def test_committed_environment_is_local_tiny_and_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -29,6 +30,11 @@ from fraudkit.streaming.scoring import FRAUD
 DEMO_SPACING = WINDOW_10M.width + DEFAULT_LATENESS + timedelta(minutes=1)
 DEMO_TIMEOUT_S = 120.0
 TABLE_COLUMNS = ("tid", "cc_num", "amount", "num_trans_last_10m", "score", "decision", "latency_ms")
+
+
+def last_decisions_path(settings: Settings) -> Path:
+    """Where the last demo's decisions are kept, for the workshop's results page."""
+    return settings.state_dir / "streaming" / "demo-decisions.json"
 
 
 def _next_run_index(settings: Settings) -> int:
@@ -85,7 +91,11 @@ def run_demo(
     missing = wanted - decisions.keys()
     if missing:
         raise TimeoutError(f"no decision within {timeout_s:.0f} s for {len(missing)} demo transactions")
-    return [decisions[tid] for tid in plan["tid"]]
+    ordered = [decisions[tid] for tid in plan["tid"]]
+    partial = last_decisions_path(settings).with_suffix(".partial")
+    partial.write_bytes(orjson.dumps(ordered))
+    partial.replace(last_decisions_path(settings))
+    return ordered
 
 
 def demo_verdict(decisions: list[dict[str, Any]]) -> LiveDemoResult:
