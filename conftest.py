@@ -1,5 +1,9 @@
 """nbval setup for the committed notebooks (`pytest notebooks --nbval`, part of `make test`).
 
+It lives at the repository root, not in notebooks/, so JupyterLab's file browser shows the lessons
+only; as the root conftest it applies to every pytest run from the checkout and acts on nbval's
+notebook cells alone.
+
 The stored outputs were produced by `python -m fraudkit.workshop --scale tiny --refresh-committed`
 in a fresh state directory at the tiny scale; each nbval kernel gets that same environment
 (`committed_output_env`) and the local services are started once for the session, in a temporary
