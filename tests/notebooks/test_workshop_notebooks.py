@@ -63,7 +63,14 @@ def test_make_workshop_runs_every_notebook_at_tiny_scale(tmp_path: Path) -> None
     expected = [path.stem for path in discover_notebooks(NOTEBOOKS)]
     assert [run["name"] for run in summary["notebooks"]] == expected
     assert {run["status"] for run in summary["notebooks"]} == {"ok"}
+    figures = {run["name"]: run["figures"] for run in summary["notebooks"]}
+    for name in expected:
+        if name[:2] <= "06":  # the stages with headline figures, read before 99_cleanup removes the state
+            assert figures[name] and "figures unavailable" not in figures[name], (name, figures[name])
+    assert figures["05_streaming"]["demo"] == "passed" and figures["05_streaming"]["latency p99"].endswith(" ms")
+    assert figures["06_evaluate"]["handbook AP"].endswith("(Handbook 0.687)")
     index = (out / "index.html").read_text()
+    assert "latency p50" in index and index.count("data:image/png;base64,") >= 2
     for name in expected:
         assert f"<a href='{name}.html'>" in index
         assert (out / f"{name}.html").stat().st_size > 0

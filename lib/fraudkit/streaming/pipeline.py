@@ -92,6 +92,10 @@ class Pipeline:
             self.stop_event.set()
 
     def __enter__(self) -> Pipeline:
+        # recover here, not in the threads: once this returns, both stages sit at their inputs' ends and a
+        # transaction sent now is decided at once instead of waiting out the stages' start-up (~0.5 s)
+        for runner in self.runners:
+            runner.recover()
         for thread in self.threads:
             thread.start()
         return self
