@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 BackendName = Literal["local", "aws"]  # the names registered in fraudkit.backends
 ScaleName = Literal["tiny", "small", "full"]
+KAFKA_SECURITY_PROTOCOLS = ("SASL_SSL", "PLAINTEXT")  # MSK with IAM auth; a plaintext stand-in broker
 
 LOCAL_ACCOUNT_ID = "000000000000"
 DEFAULT_EMULATOR_PORT = 4580
@@ -141,6 +142,9 @@ class Settings:
     # cluster itself for processes that read no stack (the Lambda functions: FRAUDKIT_MSK_CLUSTER_ARN)
     stack_name: str = "fraudkit"
     msk_cluster_arn: str = ""
+    # aws backend: how Kafka clients reach the brokers. MSK takes IAM over TLS (SASL_SSL) only; PLAINTEXT is
+    # for a stand-in broker on loopback (the local account of `fraudkit.aws.local_account`), never for MSK
+    kafka_security_protocol: str = "SASL_SSL"
 
     def __post_init__(self) -> None:
         if self.backend not in get_args(BackendName):
@@ -149,6 +153,10 @@ class Settings:
             raise SettingsError(f"scale={self.scale!r} is not one of {tuple(SCALES)}")
         if self.seed < 0:
             raise SettingsError(f"seed={self.seed} must be >= 0")
+        if self.kafka_security_protocol not in KAFKA_SECURITY_PROTOCOLS:
+            raise SettingsError(
+                f"kafka_security_protocol={self.kafka_security_protocol!r} is not one of {KAFKA_SECURITY_PROTOCOLS}"
+            )
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

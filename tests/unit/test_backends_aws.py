@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from fraudkit.aws.stack import StackNotReady
 from fraudkit.backends.aws import AwsBackend, xgboost_image_versions
-from fraudkit.config import Settings
+from fraudkit.config import Settings, SettingsError
 from fraudkit.featurestore import create_feature_group, online_group
 from fraudkit.model.deploy import artifact_digest, deploy
 
@@ -330,3 +330,16 @@ def test_teardown_deletes_a_deleted_groups_offline_objects_and_glue_table(
             }
         ]
     )
+
+
+def test_kafka_is_iam_over_tls_unless_plaintext_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FRAUDKIT_KAFKA_SECURITY_PROTOCOL", raising=False)
+    default = Settings.load(backend="aws", bootstrap_servers=IAM_BROKERS).provider.kafka_config()
+    assert default["security_protocol"] == "SASL_SSL"
+    assert default["sasl_mechanism"] == "OAUTHBEARER"
+    assert default["sasl_oauth_token_provider"].region == "us-east-1"
+    monkeypatch.setenv("FRAUDKIT_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")  # a local account's stand-in broker
+    plaintext = Settings.load(backend="aws", bootstrap_servers="127.0.0.1:9092").provider.kafka_config()
+    assert plaintext == {"bootstrap_servers": ["127.0.0.1:9092"]}
+    with pytest.raises(SettingsError, match="kafka_security_protocol='SSL'"):
+        Settings.load(backend="aws", kafka_security_protocol="SSL")

@@ -2,10 +2,13 @@
 
 The stack's outputs (bucket, SageMaker role, MSK cluster) are read once, on first use, with
 DescribeStacks. Kafka is MSK with IAM authentication: SASL OAUTHBEARER over TLS with tokens signed by
-`aws-msk-iam-sasl-signer`, on the brokers that GetBootstrapBrokers names. The offline store is read
-straight from its Parquet files in S3 with DuckDB (httpfs and the aws extension's credential chain),
-the query `fraudkit.featurestore.offline` also runs locally, rather than through Athena. Endpoints run
-SageMaker's built-in XGBoost image.
+`aws-msk-iam-sasl-signer`, on the brokers that GetBootstrapBrokers names (FRAUDKIT_KAFKA_SECURITY_PROTOCOL
+=PLAINTEXT, for a local account's stand-in broker only, turns that off). The offline store is read from its
+Parquet objects with the query `fraudkit.featurestore.offline` also runs locally, rather than through Athena:
+the objects are copied with boto3 (ListObjectsV2, GetObject, so AWS_ENDPOINT_URL_S3 and the default
+credential chain apply) into a mirror under `state_dir` and read there by DuckDB. DuckDB's httpfs extension
+would read S3 directly, but it is not bundled with DuckDB and installing it downloads it at run time.
+Endpoints run SageMaker's built-in XGBoost image.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,6 +171,9 @@ class AwsBackend(Backend):
         return str(servers)
 
     def kafka_security(self) -> dict[str, Any]:
+        """IAM over TLS, as MSK requires; nothing (plaintext) only when FRAUDKIT_KAFKA_SECURITY_PROTOCOL=PLAINTEXT."""
+        if self.settings.kafka_security_protocol == "PLAINTEXT":
+            return {}
         return {
             "security_protocol": "SASL_SSL",
             "sasl_mechanism": "OAUTHBEARER",
@@ -200,15 +205,40 @@ class AwsBackend(Backend):
         return write
 
     def offline_connection(self) -> duckdb.DuckDBPyConnection:
+        """A plain connection: `offline_glob` hands it local copies of the objects."""
         import duckdb
 
-        con = duckdb.connect()
-        con.execute("INSTALL httpfs; LOAD httpfs; INSTALL aws; LOAD aws")
-        con.execute(f"CREATE SECRET (TYPE s3, PROVIDER credential_chain, REGION '{self.settings.region}')")
-        return con
+        return duckdb.connect()
 
     def offline_glob(self, uri: str) -> str | None:
-        return f"{uri}/**/*.parquet"
+        """Mirror the Parquet objects under `uri` into `state_dir/offline-store/<bucket>/<prefix>` and glob the
+        copies; None if there are none. Feature Store never rewrites an offline object, so a copy of the same
+        size is kept, and a copy whose object is gone is removed (the mirror holds what S3 holds now)."""
+        from fraudkit.storage import split_s3_uri
+
+        bucket, prefix = split_s3_uri(uri)
+        root = self.settings.state_dir / "offline-store" / bucket
+        s3 = self.client("s3")
+        wanted: set[Path] = set()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith(".parquet"):
+                    continue
+                target = (root / item["Key"]).resolve()
+                if not target.is_relative_to(root.resolve()):  # a key with `..` must not write outside the mirror
+                    raise ValueError(f"offline object key {item['Key']!r} leaves {root}")
+                wanted.add(target)
+                if not (target.is_file() and target.stat().st_size == item["Size"]):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    partial = target.with_name(target.name + ".partial")
+                    partial.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+                    partial.replace(target)
+        folder = (root / prefix).resolve()
+        for stale in set(folder.rglob("*.parquet")) - wanted:
+            stale.unlink()
+        if not wanted:
+            return None
+        return str(folder / "**" / "*.parquet")
 
     # -- model hosting -------------------------------------------------------------------------
     def upload_artifact(self, path: Path, key: str) -> str:
@@ -221,9 +251,12 @@ class AwsBackend(Backend):
     def endpoint_image(self) -> str:
         """The built-in XGBoost image of the training library's version in this region (per the
         installed SageMaker SDK's image list), else 1.7-1: the artifact is written so both read it alike."""
+        import xgboost
         from sagemaker.core import image_uris
 
-        for candidate in xgboost_image_versions(version("xgboost")):
+        # the module's version, not the distribution's: the pinned wheel is `xgboost-cpu`, which
+        # importlib.metadata.version("xgboost") does not find
+        for candidate in xgboost_image_versions(xgboost.__version__):
             try:
                 return str(
                     image_uris.retrieve("xgboost", self.settings.region, candidate, image_scope="inference")
