@@ -24,7 +24,7 @@ LAB_PORT ?= 8888
 export FRAUDKIT_STATE_DIR := $(abspath $(STATE_DIR))
 
 .PHONY: help setup setup-dev workshop test test-fast lint bench local-up local-down lab clean-state clean lock-env refresh-notebooks
-.PHONY: package deploy destroy soak
+.PHONY: package deploy destroy soak workshop-aws-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -101,3 +101,6 @@ deploy: setup ## Package, then deploy the stacks of cloudformation/ through a pr
 
 destroy: setup ## Delete what the notebooks created, then the stacks (asks first; YES=1 skips the question)
 	$(PY) -m fraudkit.aws.deploy destroy $(if $(filter 1 yes true,$(YES)),--yes)
+
+workshop-aws-local: setup ## Every notebook on BACKEND=aws against a local account (moto, emulator, broker); build/aws-local/calls.json
+	$(PY) -m fraudkit.aws.local_account run --out build/aws-local --scale tiny

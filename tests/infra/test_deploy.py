@@ -28,8 +28,8 @@ from tests.fixtures.emulator import feature_group_request
 pytest.importorskip(
     "openapi_spec_validator", reason="moto's CloudFormation needs moto[cloudformation]'s extras"
 )
+from fraudkit.aws.local_account import change_set_outputs
 from moto import mock_aws  # after the skip: moto's CloudFormation imports those extras
-from moto.cloudformation.models import CloudFormationBackend
 
 LOCAL = {"LocalAccount": "true"}
 
@@ -42,24 +42,9 @@ def code(tmp_path: Path) -> Path:
     return path
 
 
-def _execute_change_set_with_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto 5.2.5 executes a change set without reading the new template's Outputs; AWS returns them."""
-    original = CloudFormationBackend.execute_change_set
-
-    def execute(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
-        original(self, change_set_name, stack_name)
-        for stack in self.stacks.values():
-            if isinstance(stack.template, str):  # set by execute_change_set, not parsed by it
-                stack._parse_template()
-                stack.output_map = stack._create_output_map()
-
-    monkeypatch.setattr(CloudFormationBackend, "execute_change_set", execute)
-
-
 @pytest.fixture
 def account(emulator: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Settings of a fresh local account: moto for everything but SageMaker, which the emulator answers."""
-    _execute_change_set_with_outputs(monkeypatch)
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_CLOUDFORMATION", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     suffix = uuid.uuid4().hex[:8]
@@ -72,7 +57,7 @@ def account(emulator: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Set
         model_name=f"fk-{suffix}-xgb",
         endpoint_name=f"fk-{suffix}-xgb-endpoint",
     )
-    with mock_aws():
+    with mock_aws(), change_set_outputs():
         yield settings
 
 
