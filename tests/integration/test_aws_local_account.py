@@ -59,7 +59,7 @@ def test_the_notebooks_read_the_stack_and_used_its_bucket_and_role(report: dict[
         if c["params"]["Bucket"] == outputs["OfflineStoreBucket"] and c["params"]["Key"].startswith(MODEL_ARTIFACT_PREFIX)
     ]  # fmt: skip
     assert uploads and uploads[0]["params"]["Key"].endswith("/model.tar.gz")
-    created = calls(report, "CreateFeatureGroup", "notebooks")
+    created = [c for c in calls(report, "CreateFeatureGroup", "notebooks") if c["status"] == 200]  # later: in use
     assert sorted(c["params"]["FeatureGroupName"] for c in created) == ["cc-agg-batch-fg", "cc-agg-fg"]
     assert {c["params"]["RoleArn"] for c in created} == {outputs["SageMakerRoleArn"]}
     models = calls(report, "CreateModel", "notebooks")
