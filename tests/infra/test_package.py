@@ -173,23 +173,13 @@ def test_handlers_run_from_the_zip_in_a_clean_venv(request: pytest.FixtureReques
     """The deployed handlers on a real MSK event, on the aws backend as the functions run it: AWS calls to
     the emulator through botocore's endpoint variables, Kafka to the broker named by the event."""
     zipped = package.build(tmp_path / "build")
-    from fraudkit.streaming.kafka_clients import make_consumer, partitions_of, read_to_high_watermarks
     from fraudkit.streaming.load import stage_environment
     from fraudkit.streaming.msk import msk_event
-    from fraudkit.streaming.pipeline import make_stage
-    from fraudkit.streaming.producer import produce
 
-    from tests.fixtures.streaming import history, read_all, run_until_idle
+    from tests.fixtures.streaming import enriched_records, history, read_all
 
     topics = request.getfixturevalue("topics")  # the emulator, the broker, the model: only when it can run
-    produce(topics, history(topics, 20))
-    run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0)
-    consumer = make_consumer(topics)
-    partitions = partitions_of(consumer, topics.features_topic)
-    consumer.assign(partitions)
-    consumer.seek_to_beginning()
-    records = list(read_to_high_watermarks(consumer, partitions))
-    consumer.close()
+    records = enriched_records(topics, 20)
     event = msk_event([*records, records[0]._replace(value=b"{}")], topics.kafka_bootstrap_servers)
     event = json.loads(json.dumps(event))  # as Lambda delivers it: JSON
     unpacked = tmp_path / "task"

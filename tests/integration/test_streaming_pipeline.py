@@ -20,19 +20,21 @@ from fraudkit.model import card_threshold
 from fraudkit.streaming.aggregator import AggregatorStage
 from fraudkit.streaming.demo import run_demo
 from fraudkit.streaming.ingest import AggregateWriter
-from fraudkit.streaming.kafka_clients import (
-    make_consumer,
-    make_producer,
-    partitions_of,
-    read_to_high_watermarks,
-)
+from fraudkit.streaming.kafka_clients import make_producer
 from fraudkit.streaming.load import load_settings, run_load, stage_environment
 from fraudkit.streaming.pipeline import Pipeline, latest_week_features, make_stage, prepare
 from fraudkit.streaming.producer import produce
 from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, Transaction, encode_json, to_micros
 from fraudkit.streaming.runner import Runner, RunnerBusy, checkpoint_dir
 
-from tests.fixtures.streaming import checkpointed, history, read_all, run_until_idle, start_stage
+from tests.fixtures.streaming import (
+    checkpointed,
+    enriched_records,
+    history,
+    read_all,
+    run_until_idle,
+    start_stage,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -188,14 +190,7 @@ def test_lambda_handlers_take_msk_events_and_write_to_kafka(topics: Settings, mo
         monkeypatch.setenv(name, value)
     for cached in (handlers._lambda_settings, handlers._lambda_writer, handlers._lambda_scorer, handlers._lambda_producer):
         cached.cache_clear()
-    produce(topics, history(topics, 20))
-    run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0)
-    consumer = make_consumer(topics)
-    partitions = partitions_of(consumer, topics.features_topic)
-    consumer.assign(partitions)
-    consumer.seek_to_beginning()
-    records = list(read_to_high_watermarks(consumer, partitions))
-    consumer.close()
+    records = enriched_records(topics, 20)
     event = orjson.loads(orjson.dumps(msk_event([*records, records[0]._replace(value=b"{}")], topics.kafka_bootstrap_servers)))
 
     assert handlers.ingest_handler(event, None) == {"ingested": 20, "dead_letters": 1}

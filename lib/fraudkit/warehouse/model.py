@@ -25,11 +25,15 @@ from duckdb.sqltypes import DOUBLE
 
 from fraudkit.config import Settings
 from fraudkit.model.artifact import load_booster, load_model_card, model_path, save_model
-from fraudkit.model.evaluation import PreparedData, drop_known_compromised, train_ours, train_reference
-from fraudkit.model.metrics import evaluation_metrics
+from fraudkit.model.evaluation import (
+    PreparedData,
+    compare_on_test,
+    drop_known_compromised,
+    train_ours,
+    train_reference,
+)
 from fraudkit.model.specs import DATASETS, HANDBOOK_PUBLISHED_BASELINE
 from fraudkit.model.splits import split_for, split_parts
-from fraudkit.model.training import TrainedModel
 from fraudkit.warehouse.masking import MASKED_CUSTOMERS
 from fraudkit.warehouse.views import FEATURES_VIEW
 
@@ -101,53 +105,25 @@ def prediction_view_sql(features: list[str], threshold: float) -> str:
     )
 
 
-def _test_metrics(prepared: PreparedData, model: TrainedModel) -> tuple[dict[str, Any], np.ndarray]:
-    test = prepared.parts["test"]
-    scores = model.predict(test)
-    metrics = evaluation_metrics(
-        test.with_columns(score=pl.Series(scores)), threshold=model.threshold, time_column=SPEC.time_column,
-        entity_column=SPEC.entity_column, label_column=SPEC.label_column,
-    )
-    return metrics, scores
-
-
 def train_and_evaluate(settings: Settings, connection: duckdb.DuckDBPyConnection, out: Path) -> dict[str, Any]:
     """Train ours and the Handbook baseline from the feature view, save ours, create the prediction view,
     and write the report (JSON) with its plots next to `out`."""
-    from fraudkit.model import plots  # matplotlib only where plots are drawn
-
     prepared = prepare(connection)
     ours = train_ours(prepared, settings.seed)
     reference = train_reference(prepared, settings.seed)
-    our_metrics, our_scores = _test_metrics(prepared, ours)
-    reference_metrics, reference_scores = _test_metrics(prepared, reference)
-    labels = prepared.parts["test"][SPEC.label_column].to_numpy()
     facts = {"data": "handbook", "source": training_query(), "seed": settings.seed, "scale": settings.scale,
              "split": prepared.split.describe()}
     artifact = save_model(ours, model_path(settings, MODEL_KIND), extra=facts)
     register_scorer(connection, ours.booster, ours.features)
     connection.execute(prediction_view_sql(ours.features, ours.threshold))
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = {name: out.with_name(f"{out.stem}-{name}.png") for name in ("pr-curve", "scores", "importance")}
-    plots.pr_curves(labels, {"ours": our_scores, reference.config.name: reference_scores}, paths["pr-curve"])
-    plots.score_distributions(labels, our_scores, ours.threshold, paths["scores"])
-    plots.feature_importance(ours.importance(), paths["importance"])
     report: dict[str, Any] = {
         "data": "handbook",
         "path": "warehouse",
-        "scale": settings.scale,
-        "seed": settings.seed,
-        **our_metrics,
-        "reference": {"config": reference.config.name, "num_rounds": reference.num_rounds, **reference_metrics},
-        "beats_reference": our_metrics["average_precision"] > reference_metrics["average_precision"],
-        "split": prepared.split.describe(),
-        "sizes": prepared.sizes(),
-        "model": {"artifact": artifact.name, "features": ours.features, "num_rounds": ours.num_rounds,
-                  "positive_weight_power": ours.positive_weight_power, "validation": ours.validation},
-        "plots": {name: path.name for name, path in paths.items()},
+        **compare_on_test(prepared, ours, reference, settings, out),
         "published_baseline": HANDBOOK_PUBLISHED_BASELINE,
     }
+    report["model"]["artifact"] = artifact.name
     out.write_text(json.dumps(report, indent=2, sort_keys=True))
     return report
 
