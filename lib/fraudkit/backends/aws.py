@@ -13,9 +13,11 @@ Endpoints run SageMaker's built-in XGBoost image.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,16 @@ class MskIamTokenProvider(AbstractTokenProvider):
 
         token, _expiry_ms = MSKAuthTokenProvider.generate_auth_token(self.region)
         return str(token)
+
+
+def training_library_version() -> str:
+    """The installed XGBoost's version, read from its distribution without importing it (the Lambda
+    functions reach this module, and XGBoost with SciPy would not fit their package): the kit pins the
+    CPU-only build `xgboost-cpu`; `xgboost` is the same library in its full build."""
+    for distribution in ("xgboost-cpu", "xgboost"):
+        with contextlib.suppress(PackageNotFoundError):
+            return version(distribution)
+    raise BackendNotReady("XGBoost is not installed: run `make setup`")
 
 
 def xgboost_image_versions(trained: str) -> list[str]:
@@ -251,12 +263,9 @@ class AwsBackend(Backend):
     def endpoint_image(self) -> str:
         """The built-in XGBoost image of the training library's version in this region (per the
         installed SageMaker SDK's image list), else 1.7-1: the artifact is written so both read it alike."""
-        import xgboost
         from sagemaker.core import image_uris
 
-        # the module's version, not the distribution's: the pinned wheel is `xgboost-cpu`, which
-        # importlib.metadata.version("xgboost") does not find
-        for candidate in xgboost_image_versions(xgboost.__version__):
+        for candidate in xgboost_image_versions(training_library_version()):
             try:
                 return str(
                     image_uris.retrieve("xgboost", self.settings.region, candidate, image_scope="inference")
