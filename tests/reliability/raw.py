@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import numpy as np
 import xgboost as xgb
+from botocore.config import Config
 from fraudkit.config import Settings
 from fraudkit.featurestore import wait_for_status
 from fraudkit.model import deploy
@@ -114,3 +116,16 @@ def deployed_endpoint(settings: Settings, workdir: Path, name: str) -> str:
     artifact.parent.mkdir(parents=True, exist_ok=True)
     artifact.write_bytes(tarball_bytes(booster))
     return deploy(settings, artifact, endpoint_name=name)
+
+
+def emulator_client(settings: Settings, service: str, config: Config) -> Any:
+    """A boto3 client of the emulator with a client config of the test's own (retries, validation)."""
+    env = settings.endpoint_env()
+    return boto3.client(
+        service,
+        endpoint_url=settings.emulator_url,
+        region_name=settings.region,  # type: ignore[call-overload]
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        config=config,
+    )

@@ -10,13 +10,20 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, cast
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from fraudkit.config import Settings
 
-from tests.reliability.raw import OFFLINE, Answer, RawClient, create_group, deployed_endpoint, wire_record
+from tests.reliability.raw import (
+    OFFLINE,
+    Answer,
+    RawClient,
+    create_group,
+    deployed_endpoint,
+    emulator_client,
+    wire_record,
+)
 
 pytestmark = pytest.mark.integration
 GROUP, ENDPOINT = "bad-input-guarded", "bad-input-endpoint"
@@ -250,15 +257,7 @@ def test_model_errors_carry_the_containers_status_and_message(guarded: Settings)
 
 
 def unvalidated(settings: Settings, service: str) -> Any:
-    env = settings.endpoint_env()
-    return boto3.client(
-        service,
-        endpoint_url=settings.emulator_url,
-        region_name=settings.region,  # type: ignore[call-overload]
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
-    )
+    return emulator_client(settings, service, Config(parameter_validation=False, retries={"max_attempts": 1}))
 
 
 def boto3_cases(settings: Settings) -> list[tuple[str, Callable[[], Any]]]:

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import polars as pl
 import pytest
 from botocore.config import Config
@@ -23,7 +22,7 @@ from fraudkit.config import Settings
 from fraudkit.emulator import launcher
 from fraudkit.featurestore.ingest import bulk_ingest_local
 
-from tests.reliability.raw import OFFLINE, create_group, wire_record
+from tests.reliability.raw import OFFLINE, create_group, emulator_client, wire_record
 
 pytestmark = pytest.mark.integration
 ROUNDS = int(os.environ.get("FRAUDKIT_SOAK_ROUNDS", "2"))
@@ -34,15 +33,7 @@ Acknowledged = dict[str, dict[str, str]]  # record id -> the wire values GetReco
 
 def client(settings: Settings, service: str) -> Any:
     """One attempt per call: a retried write would be acknowledged by a later server than the killed one."""
-    env = settings.endpoint_env()
-    return boto3.client(
-        service,
-        endpoint_url=settings.emulator_url,
-        region_name=settings.region,  # type: ignore[call-overload]
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
-    )
+    return emulator_client(settings, service, Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10))
 
 
 def values(cc: str, i: int) -> dict[str, str]:
