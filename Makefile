@@ -96,8 +96,8 @@ lock-env: setup ## Rewrite environment.yml from the pins in requirements.txt (th
 package: setup ## Build the Lambda zip of the streaming handlers into build/package/
 	$(PY) -m fraudkit.aws.package
 
-deploy: setup ## Package, then deploy the stacks of cloudformation/ through a printed change set (DRY_RUN=1: print only)
-	$(PY) -m fraudkit.aws.deploy deploy $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
+deploy: setup ## Package, then deploy the stacks through a printed change set (DRY_RUN=1: print only; PARAMS="Key=Value ...")
+	$(PY) -m fraudkit.aws.deploy deploy $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(foreach p,$(PARAMS),--parameter $(p))
 
 destroy: setup ## Delete what the notebooks created, then the stacks (asks first; YES=1 skips the question)
 	$(PY) -m fraudkit.aws.deploy destroy $(if $(filter 1 yes true,$(YES)),--yes)

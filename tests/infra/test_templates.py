@@ -316,3 +316,27 @@ def test_kms_key_policy_grants_the_account_and_only_the_logs_service() -> None:
     ]
     services = [s for s in statements if "Service" in s["Principal"]]
     assert all("Condition" in s and "kms:*" not in _as_list(s["Action"]) for s in services)
+
+
+def test_the_warehouse_is_off_by_default_private_tls_only_and_reads_the_kits_topic() -> None:
+    from fraudkit.config import Settings
+    from fraudkit.warehouse.ingest import handbook_topic
+
+    template = _load(TEMPLATE_DIR / "fraudkit.yaml")
+    assert template["Parameters"]["WarehouseWorkgroup"]["Default"] == "false"
+    warehouse = [name for name, resource in template["Resources"].items()
+                 if resource["Type"].startswith("AWS::RedshiftServerless::") or name.startswith("Warehouse")]
+    assert len(warehouse) >= 4
+    for name in [*warehouse, "MskFromWarehouseIngress"]:
+        assert template["Resources"][name].get("Condition") == "CreateWarehouse", name
+    ((_, workgroup),) = _resources(template, "AWS::RedshiftServerless::Workgroup")
+    assert workgroup["PubliclyAccessible"] is False
+    assert {"ParameterKey": "require_ssl", "ParameterValue": "true"} in workgroup["ConfigParameters"]
+    ((_, namespace),) = _resources(template, "AWS::RedshiftServerless::Namespace")
+    assert namespace["ManageAdminPassword"] is True and "AdminUserPassword" not in namespace
+    assert namespace["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+    # the role may read exactly the topic that `python -m fraudkit.warehouse` publishes and reads
+    role = template["Resources"]["WarehouseRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    (topic_statement,) = [s for s in role["Statement"] if s["Sid"] == "MskStreamingIngestionTopic"]
+    arn = _resolve(topic_statement["Resource"], template)
+    assert arn.rsplit("/", 1)[1] == handbook_topic(Settings.load(state_dir="/nonexistent"))

@@ -156,3 +156,52 @@ def test_weekend_is_saturday_and_sunday_in_redshift_codes() -> None:
     with duckdb.connect() as connection:
         connection.register("days", days)
         assert [row[0] for row in connection.sql(duck).fetchall()] == [0, 1, 1, 0]
+
+
+def _stack(outputs: dict[str, str]) -> dict[str, object]:
+    return {
+        "StackName": "fraudkit",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/fraudkit/5f1e",
+        "StackStatus": "UPDATE_COMPLETE",
+        "CreationTime": datetime(2026, 11, 1),
+        "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()],
+    }
+
+
+DEPLOYED = {
+    "WarehouseRoleArn": "arn:aws:iam::123456789012:role/fraudkit-WarehouseRole-1A2B",
+    "MskClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/fraudkit-msk/5b7c-2",
+    "OfflineStoreBucket": "fraudkit-databucket-9x8y",
+}
+
+
+def test_on_aws_the_script_names_the_deployed_role_cluster_and_bucket() -> None:
+    import boto3
+    from botocore.stub import Stubber
+    from fraudkit.warehouse.redshift import stack_target_arns
+
+    settings = Settings.load(backend="aws", scale="tiny", state_dir="/nonexistent")
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x",
+                                  aws_secret_access_key="x")
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", {"Stacks": [_stack(DEPLOYED)]}, {"StackName": settings.stack_name})
+        targets = RedshiftTargets.for_settings(settings, **stack_target_arns(settings, cloudformation))
+    text = script(redshift_statements(targets))
+    assert f"IAM_ROLE '{DEPLOYED['WarehouseRoleArn']}'" in text
+    assert f"CLUSTER_ARN '{DEPLOYED['MskClusterArn']}'" in text
+    assert f"S3_BUCKET '{DEPLOYED['OfflineStoreBucket']}'" in text
+
+
+def test_a_stack_deployed_without_the_warehouse_says_which_output_is_missing() -> None:
+    import boto3
+    from botocore.stub import Stubber
+    from fraudkit.aws.stack import StackNotReady
+    from fraudkit.warehouse.redshift import stack_target_arns
+
+    settings = Settings.load(backend="aws", scale="tiny", state_dir="/nonexistent")
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x",
+                                  aws_secret_access_key="x")
+    without = {key: value for key, value in DEPLOYED.items() if key != "WarehouseRoleArn"}
+    with Stubber(cloudformation) as stub, pytest.raises(StackNotReady, match="WarehouseRoleArn"):
+        stub.add_response("describe_stacks", {"Stacks": [_stack(without)]}, {"StackName": settings.stack_name})
+        stack_target_arns(settings, cloudformation)

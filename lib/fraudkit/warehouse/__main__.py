@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from data_gen import ensure_dataset
+from fraudkit.backends.base import BackendNotReady
 from fraudkit.config import Settings, SettingsError, settings_arguments
 from fraudkit.model.artifact import load_model_card, model_path
 from fraudkit.warehouse.database import connect, warehouse_path
@@ -25,7 +26,7 @@ from fraudkit.warehouse.ingest import (
 )
 from fraudkit.warehouse.masking import load_customers
 from fraudkit.warehouse.model import MODEL_KIND, prediction_view_sql, predictions, train_and_evaluate
-from fraudkit.warehouse.redshift import RedshiftTargets, redshift_statements
+from fraudkit.warehouse.redshift import RedshiftTargets, redshift_statements, stack_target_arns
 from fraudkit.warehouse.views import create_views, duckdb_statements, script
 
 
@@ -53,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", parents=[common], help="print the generated SQL script",
                               description="Print the warehouse path as one SQL script, statements ended by semicolons.")
     sql.add_argument("--dialect", choices=["redshift", "duckdb"], required=True)
-    sql.add_argument("--iam-role", help="Redshift: the role ARN for MSK and CREATE MODEL (default: a placeholder ARN)")
-    sql.add_argument("--cluster-arn", help="Redshift: the MSK cluster ARN (default: a placeholder ARN)")
+    sql.add_argument("--iam-role", help="Redshift: the role ARN for MSK and CREATE MODEL (default: the stack's WarehouseRoleArn with "
+                     "--backend aws, else a placeholder ARN)")
+    sql.add_argument("--cluster-arn", help="Redshift: the MSK cluster ARN (default: the stack's MskClusterArn with --backend aws, else a "
+                     "placeholder ARN)")
     sql.add_argument("--bucket", help="Redshift: the S3 bucket CREATE MODEL uses (default: the settings' bucket)")
     return parser
 
@@ -71,7 +74,11 @@ def _rows(connection: duckdb.DuckDBPyConnection) -> int:
 
 def _sql(settings: Settings, args: argparse.Namespace) -> str:
     if args.dialect == "redshift":
-        targets = RedshiftTargets.for_settings(settings, args.iam_role, args.cluster_arn, args.bucket)
+        given = {"iam_role_arn": args.iam_role, "msk_cluster_arn": args.cluster_arn, "s3_bucket": args.bucket}
+        deployed = stack_target_arns(settings) if settings.backend == "aws" else {}
+        targets = RedshiftTargets.for_settings(
+            settings, **{name: value or deployed.get(name) for name, value in given.items()}
+        )
         return script(redshift_statements(targets))
     path = model_path(settings, MODEL_KIND)
     view = None
@@ -89,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.command == "sql":
-        print(_sql(settings, args), end="")
+        try:
+            print(_sql(settings, args), end="")
+        except BackendNotReady as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     connection = connect(settings)
     try:

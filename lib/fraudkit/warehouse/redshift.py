@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from data_gen.handbook import START
 from fraudkit.config import LOCAL_ACCOUNT_ID, Settings
@@ -73,6 +74,20 @@ class RedshiftTargets:
             train_start=split.train_start,
             train_end=split.gap_start,
         )
+
+
+def stack_target_arns(settings: Settings, cloudformation: Any | None = None) -> dict[str, str]:
+    """On the aws backend, the deployed stack's warehouse role, MSK cluster and bucket (`make deploy
+    PARAMS=WarehouseWorkgroup=true`), as keyword arguments of `RedshiftTargets.for_settings`."""
+    from fraudkit.aws.stack import describe_stack, missing_outputs, outputs_by_key
+
+    stack = describe_stack(settings, cloudformation or settings.client("cloudformation"))
+    outputs = outputs_by_key(stack)
+    keys = {"iam_role_arn": "WarehouseRoleArn", "msk_cluster_arn": "MskClusterArn", "s3_bucket": "OfflineStoreBucket"}
+    missing = [key for key in keys.values() if not outputs.get(key)]
+    if missing:
+        raise missing_outputs(settings.stack_name, missing)
+    return {argument: outputs[key] for argument, key in keys.items()}
 
 
 def _quoted(text: str) -> str:
