@@ -24,7 +24,7 @@ LAB_PORT ?= 8888
 export FRAUDKIT_STATE_DIR := $(abspath $(STATE_DIR))
 
 .PHONY: help setup setup-dev workshop test test-fast lint bench local-up local-down lab clean-state clean lock-env refresh-notebooks
-.PHONY: package deploy destroy soak workshop-aws-local
+.PHONY: package deploy destroy soak workshop-aws-local setup-engines
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,10 +52,26 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@
 
+# The Spark/Flink engines' own environment (requirements-engines.txt; fraudkit.features.engines_venv):
+# PyFlink 1.20 supports Python 3.8-3.11, so it is built with python3.11 (ENGINES_PYTHON=... to choose).
+ENGINES_VENV := .venv-engines
+ENGINES_STAMP := $(ENGINES_VENV)/.installed
+ENGINES_PYTHON ?= python3.11
+
+setup-engines: $(ENGINES_STAMP) ## Create .venv-engines: pyspark 3.5, PyFlink 1.20 and a JDK 17 from PyPI (about 1.1 GB)
+
+$(ENGINES_STAMP): requirements-engines.txt
+	@$(ENGINES_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null \
+		|| { echo "setup-engines: PyFlink 1.20 needs Python 3.11 and $(ENGINES_PYTHON) is not one that runs: set ENGINES_PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@rm -f $@
+	@test -x $(ENGINES_VENV)/bin/python || { echo "setup-engines: creating $(ENGINES_VENV) with $(ENGINES_PYTHON)"; $(ENGINES_PYTHON) -m venv $(ENGINES_VENV); }
+	$(ENGINES_VENV)/bin/python -m pip install -qq --disable-pip-version-check --no-deps --no-compile -r requirements-engines.txt
+	@touch $@
+
 workshop: setup ## Run every notebook with papermill (BACKEND=local|aws, SCALE=tiny|small|full) into build/
 	$(PY) -m fraudkit.workshop --backend $(BACKEND) --scale $(SCALE) --seed $(SEED) --out build
 
-test: setup-dev lint ## Lint, then unit, integration, reliability (small), notebook (papermill + nbval) and infra tests
+test: setup-dev setup-engines lint ## Lint, then unit, integration, reliability (small), notebook (papermill + nbval) and infra tests
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
 soak: setup-dev ## The reliability suite at full size: 20 kill/restart rounds, 1,000 fuzz examples per API
@@ -85,7 +101,7 @@ clean-state: ## Remove local state (emulator data, broker logs, generated data, 
 	rm -rf $(STATE_DIR)
 
 clean: clean-state ## Remove local state, build outputs and the venv
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) $(ENGINES_VENV)
 
 refresh-notebooks: setup ## Re-execute the notebooks at the tiny scale and store their outputs (for nbval)
 	$(PY) -m fraudkit.workshop --scale tiny --refresh-committed
