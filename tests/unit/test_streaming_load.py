@@ -55,6 +55,14 @@ def test_lost_and_duplicated_decisions_are_counted() -> None:
     assert (summary["lost"], summary["duplicated"]) == (3, 2)
 
 
+def test_cpu_per_transaction_counts_the_pipeline_and_shows_the_harness_beside_it() -> None:
+    run = report(100.0, 2.0, [10.0 * i + 30 for i in range(200)])
+    run.cpu_s = {"aggregator": 0.04, "scorer": 0.06, "broker": 0.02, load.HARNESS: 0.5}
+    summary = run.summary()
+    assert summary["cpu_ms_per_tx"] == pytest.approx(0.6)  # 120 ms over 200 transactions, harness left out
+    assert summary["cpu_ms_per_tx_by_process"][load.HARNESS] == pytest.approx(2.5)
+
+
 def test_a_scorer_that_fails_to_start_does_not_leave_the_aggregator_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,6 +18,11 @@ from fraudkit import background
 from fraudkit.config import ServiceFiles, Settings, service_files
 
 DEFAULT_PARTITIONS = 4
+# tansu's in-memory engine lists every stored record batch of a partition on each fetch that returns data,
+# and every producer request stores one batch per partition it touches: on the kit's own broker each extra
+# partition multiplies the broker's fetch cost (and every client's per-partition work) for no parallelism,
+# since each stage runs as one process. One partition halved the broker's CPU per transaction at 1,000 tx/s.
+KIT_BROKER_PARTITIONS = 1
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 
@@ -79,21 +84,33 @@ def _admin(settings: Settings) -> Any:
     return KafkaAdminClient(**client_config(settings), client_id="fraudkit-admin")
 
 
-def create_topics(settings: Settings, partitions: int = DEFAULT_PARTITIONS) -> list[str]:
+def pipeline_partitions(settings: Settings) -> int:
+    """How many partitions the pipeline's topics get: one on the kit's own broker (the local backend
+    without configured bootstrap servers), DEFAULT_PARTITIONS on any other Kafka (MSK, a user's cluster),
+    where partitions spread the stages over Lambda invocations or consumers."""
+    from fraudkit.services import BROKER
+
+    own_broker = BROKER in settings.provider.local_services and not settings.bootstrap_servers
+    return KIT_BROKER_PARTITIONS if own_broker else DEFAULT_PARTITIONS
+
+
+def create_topics(settings: Settings, partitions: int | None = None) -> list[str]:
     """Create the pipeline's topics (existing ones are kept as they are); returns their names.
 
-    Every topic has the same partition count: each pipeline stage writes its output for input
-    partition p to partition p of its output topics, which keeps a card's events in one ordered log.
+    Every topic has the same partition count (default: `pipeline_partitions`): each pipeline stage writes
+    its output for input partition p to partition p of its output topics, which keeps a card's events in
+    one ordered log.
     """
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     names = topic_names(settings)
+    count = pipeline_partitions(settings) if partitions is None else partitions
     admin = _admin(settings)
     try:
         for _ in range(3):  # another process may create one of them between the listing and the request
             existing = set(admin.list_topics())
-            missing = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names if name not in existing]
+            missing = [NewTopic(name, num_partitions=count, replication_factor=1) for name in names if name not in existing]
             if not missing:
                 break
             try:
