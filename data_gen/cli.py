@@ -1,7 +1,8 @@
-"""`python -m data_gen {cards,handbook}`: generate a data set into a directory.
+"""`python -m data_gen {cards,handbook,import-handbook}`: generate a data set, or import the Handbook's, into a directory.
 
 Sizes come from `--scale` (the presets of fraudkit.config; the reference "full" sizes when not given), and
-explicit size flags override the preset. Bad input ends with one line naming the argument, exit code 2.
+explicit size flags override the preset. `import-handbook` converts the Handbook's published daily pickles
+(see data_gen.import_handbook). Bad input ends with one line naming the argument, exit code 2.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import NoReturn
 import polars as pl
 from fraudkit.config import SCALES, Scale
 
-from data_gen import cards, handbook
+from data_gen import cards, handbook, import_handbook
 from data_gen.datasets import GENERATOR_STAGES, generate_tables
 from data_gen.output import move_files_into, staging_directory, write_tables
 from data_gen.progress import stage_bar
@@ -40,7 +41,9 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog="python -m data_gen", description=__doc__.splitlines()[0])
-    kinds = parser.add_subparsers(dest="kind", required=True, metavar="{cards,handbook}", parser_class=OneLineErrorParser)
+    kinds = parser.add_subparsers(
+        dest="kind", required=True, metavar="{cards,handbook,import-handbook}", parser_class=OneLineErrorParser
+    )
     card_parser = kinds.add_parser(
         "cards", help="card-burst transactions of the SageMaker Feature Store + MSK reference design",
         description=cards.__doc__.splitlines()[0] if cards.__doc__ else None,
@@ -63,7 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--out", type=Path, required=True, help="directory to write the Parquet files into")
         sub.add_argument("--csv", action="store_true", help="also write a .csv next to every .parquet")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_import_parser(kinds)
     return parser
+
+
+def _add_import_parser(kinds: argparse._SubParsersAction) -> None:
+    importer = kinds.add_parser(
+        "import-handbook", help="the Fraud Detection Handbook's published daily pickles as transactions.parquet",
+        description=import_handbook.__doc__.splitlines()[0] if import_handbook.__doc__ else None,
+    )
+    importer.add_argument("directory", type=Path, metavar="DIR", help="folder of YYYY-MM-DD.pkl files (or its parent)")
+    importer.add_argument("--out", type=Path, required=True, help="directory to write transactions.parquet into")
+    importer.add_argument(
+        "--trust-pickle", action="store_true", help="load the pickles (loading a pickle can run arbitrary code)"
+    )
+    importer.add_argument("--csv", action="store_true", help="also write transactions.csv")
+    importer.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def sizes_from(args: argparse.Namespace) -> Scale:
@@ -97,9 +115,38 @@ def _generate_into(
     return tables
 
 
+def _import_into(out: Path, directory: Path, days: int, *, csv: bool, show_progress: bool) -> pl.DataFrame:
+    """Read the `days` trusted Handbook pickles, then move transactions.parquet into `out` once written (as
+    _generate_into does)."""
+    with staging_directory(out) as staging:
+        with stage_bar("data_gen import-handbook", days + 1, show_progress) as advance:
+            frame = import_handbook.read_handbook_pickles(directory, trust_pickle=True, progress=advance)
+            write_tables({"transactions": frame}, staging, csv=csv)
+            advance("write")
+        for path in move_files_into(staging, out):
+            print(f"wrote {path}")
+    return frame
+
+
+def _import_main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if not args.trust_pickle:  # refuse before touching --out or the files
+        parser.error(import_handbook.untrusted_message(args.directory))
+    try:
+        days = len(import_handbook.daily_files(args.directory))
+        frame = _import_into(args.out, args.directory, days, csv=args.csv, show_progress=not args.quiet)
+    except import_handbook.InputDataError as exc:
+        parser.error(f"argument DIR: {exc}")
+    except OSError as exc:
+        parser.error(f"argument --out: cannot write to {args.out} ({exc.strerror or exc}); choose a writable directory")
+    print(_summary("transactions", frame))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.kind == "import-handbook":
+        return _import_main(parser, args)
     try:
         sizes = sizes_from(args)
         seed = non_negative("--seed", args.seed)
