@@ -13,13 +13,15 @@ from fraudkit.features.spec import CARD_FEATURES, HANDBOOK_FEATURES, FeatureSet
 
 Engine = Literal["polars", "duckdb", "pandas"]
 ENGINES: tuple[str, ...] = get_args(Engine)
+# the generated Spark SQL and Flink SQL on the real engines: a subprocess in .venv-engines, a JVM start per call
+JVM_ENGINES: tuple[str, ...] = ("spark", "flink")
 
 
 def _engine_function(engine: str) -> Callable[[pl.DataFrame, FeatureSet], pl.DataFrame]:
     """The engine module's `compute`, imported on first use: pandas and DuckDB cost about 0.45 s of start-up
     that a polars run (the CLI's default) never needs."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine={engine!r} is not one of {ENGINES}")
+    if engine not in (*ENGINES, *JVM_ENGINES):
+        raise ValueError(f"engine={engine!r} is not one of {(*ENGINES, *JVM_ENGINES)}")
     compute: Callable[[pl.DataFrame, FeatureSet], pl.DataFrame] = importlib.import_module(
         f"fraudkit.features.engine_{engine}"
     ).compute
