@@ -44,10 +44,15 @@ class MskIamTokenProvider(AbstractTokenProvider):
         self.region = region
 
     def token(self) -> str:
+        """kafka-python's question: the token alone."""
+        return self.token_and_expiry()[0]
+
+    def token_and_expiry(self) -> tuple[str, float]:
+        """librdkafka's question (confluent-kafka's oauth_cb): the token and its expiry in epoch seconds."""
         from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
 
-        token, _expiry_ms = MSKAuthTokenProvider.generate_auth_token(self.region)
-        return str(token)
+        token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(self.region)
+        return str(token), expiry_ms / 1000
 
 
 def training_library_version() -> str:

@@ -26,11 +26,10 @@ from fraudkit.streaming.broker import DEFAULT_PARTITIONS
 from fraudkit.streaming.kafka_clients import (
     client_config,
     make_consumer,
-    make_producer,
     partitions_of,
-    read_to_high_watermarks,
     topic_id,
 )
+from fraudkit.warehouse.bulk_kafka import MessageBatch, read_batches, write_messages
 
 RAW_TABLE = "transactions"
 OFFSETS_TABLE = "ingest_offsets"
@@ -84,19 +83,8 @@ def encode(frame: pl.DataFrame) -> list[tuple[bytes, bytes]]:
 
 def publish(settings: Settings, frame: pl.DataFrame, progress: Callable[[int], None] | None = None) -> int:
     """Send the transactions of `frame` in event-time order, keyed by customer (one customer, one partition)."""
-    producer = make_producer(settings, linger_ms=20, batch_size=512 * 1024)
-    topic = handbook_topic(settings)
-    sent = 0
-    try:
-        for key, value in encode(frame.sort("tx_datetime", "transaction_id")):
-            producer.send(topic, key=key, value=value)
-            sent += 1
-            if progress is not None and sent % 100_000 == 0:
-                progress(sent)
-        producer.flush()
-    finally:
-        producer.close()
-    return sent
+    messages = encode(frame.sort("tx_datetime", "transaction_id"))
+    return write_messages(settings, handbook_topic(settings), messages, progress)
 
 
 def decode(values: list[bytes]) -> pl.DataFrame:
@@ -147,21 +135,20 @@ def _stored_offsets(connection: duckdb.DuckDBPyConnection, topic: str) -> dict[i
 
 def _commit(
     connection: duckdb.DuckDBPyConnection,
-    batch: list[tuple[int, int, bytes]],
+    batch: MessageBatch,
     topic: str,
     current_id: str | None,
     result: IngestResult,
 ) -> None:
     """Insert the batch's new rows and move its partitions' offsets past it, in one transaction."""
-    partitions = [p for p, _, _ in batch]
-    offsets = [o for _, o, _ in batch]
-    rows = decode([v for _, _, v in batch]).with_columns(
-        kafka_partition=pl.Series(partitions, dtype=pl.Int32), kafka_offset=pl.Series(offsets, dtype=pl.Int64)
+    rows = decode(batch.values).with_columns(
+        kafka_partition=pl.Series(batch.partitions, dtype=pl.Int32),
+        kafka_offset=pl.Series(batch.offsets, dtype=pl.Int64),
     )
     valid = rows.filter("valid").drop("valid").unique("transaction_id", keep="first", maintain_order=True)
-    next_offsets: dict[int, int] = {}
-    for partition, offset in zip(partitions, offsets, strict=True):
-        next_offsets[partition] = max(next_offsets.get(partition, 0), offset + 1)
+    next_offsets = dict(
+        rows.group_by("kafka_partition").agg(pl.col("kafka_offset").max() + 1).iter_rows()
+    )
     connection.execute("BEGIN TRANSACTION")
     try:
         connection.register("_batch", valid.to_arrow())
@@ -180,11 +167,22 @@ def _commit(
     finally:
         connection.unregister("_batch")
     new_rows = int(inserted[0]) if inserted else 0
+    valid_rows = int(rows["valid"].sum())
     result.read += len(batch)
     result.inserted += new_rows
-    result.rejected += rows.height - int(rows["valid"].sum())
-    result.duplicates += valid.height - new_rows + (int(rows["valid"].sum()) - valid.height)
+    result.rejected += rows.height - valid_rows
+    result.duplicates += valid_rows - new_rows
     result.offsets.update(next_offsets)
+
+
+def _topic_identity(settings: Settings, topic: str) -> tuple[str | None, list[int]]:
+    """The topic's id and partitions, from the metadata the rest of the kit reads (kafka-python)."""
+    consumer = make_consumer(settings)
+    try:
+        partitions = partitions_of(consumer, topic)
+        return topic_id(consumer, topic), [tp.partition for tp in partitions]
+    finally:
+        consumer.close()
 
 
 def ingest(
@@ -202,33 +200,18 @@ def ingest(
     started = time.perf_counter()
     ensure_tables(connection)
     topic = handbook_topic(settings)
-    consumer = make_consumer(
-        settings, max_poll_records=20_000, max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024
-    )
+    current_id, partitions = _topic_identity(settings, topic)
+    stored = _stored_offsets(connection, topic)
+    starts = {}
+    for partition in partitions:
+        stored_id, offset = stored.get(partition, (None, 0))
+        recreated = stored_id is not None and current_id is not None and stored_id != current_id
+        starts[partition] = 0 if recreated else offset
     result = IngestResult()
-    try:
-        partitions = partitions_of(consumer, topic)
-        current_id = topic_id(consumer, topic)
-        stored = _stored_offsets(connection, topic)
-        consumer.assign(partitions)
-        for tp in partitions:
-            stored_id, offset = stored.get(tp.partition, (None, 0))
-            recreated = stored_id is not None and current_id is not None and stored_id != current_id
-            consumer.seek(tp, 0 if recreated else offset)
-        batch: list[tuple[int, int, bytes]] = []
-        batches = 0
-        for record in read_to_high_watermarks(consumer, partitions, timeout_s=timeout_s):
-            batch.append((record.partition, record.offset, record.value))
-            if len(batch) >= batch_size:
-                _commit(connection, batch, topic, current_id, result)
-                batch, batches = [], batches + 1
-                if max_batches is not None and batches >= max_batches:
-                    break
-        else:
-            if batch:
-                _commit(connection, batch, topic, current_id, result)
-    finally:
-        consumer.close()
+    for batches, batch in enumerate(read_batches(settings, topic, starts, batch_size, timeout_s), start=1):
+        _commit(connection, batch, topic, current_id, result)
+        if max_batches is not None and batches >= max_batches:
+            break
     result.seconds = time.perf_counter() - started
     return result
 
