@@ -59,3 +59,32 @@ def compute_many(tasks: list[tuple[pl.DataFrame, FeatureSet]], job: list[str] | 
 def compute(df: pl.DataFrame, feature_set: FeatureSet) -> pl.DataFrame:
     """The feature columns of `feature_set` for `df`, in the input's row order (one Spark session)."""
     return compute_many([(df, feature_set)]).features[0]
+
+
+def spark_job_command(argv: list[str]) -> None:
+    """`python -m fraudkit.features spark-job`: write the standalone job, print how to submit it, optionally run it."""
+    import argparse
+
+    from fraudkit.features.engines_venv import REPO_ROOT
+    from fraudkit.features.spark_job import standalone_source
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fraudkit.features spark-job",
+        description="Write the feature job as one PySpark file with the generated Spark SQL inlined (needs only "
+        "pyspark), to submit unchanged with spark-submit, on EMR, Glue or a SageMaker Processing job. Input: a "
+        "transactions Parquet file or directory; output: a Parquet directory (input columns plus the features).",
+    )
+    parser.add_argument("kind", choices=["cards", "handbook"], help="which feature set")
+    parser.add_argument("--input", required=True, help="transactions URI, e.g. s3://bucket/cards/transactions/")
+    parser.add_argument("--output", required=True, help="output URI, e.g. s3://bucket/cards/features/")
+    parser.add_argument("--script", type=Path, default=None, help="where to write the job (default: build/spark-job/KIND_features.py)")
+    parser.add_argument("--run", action="store_true", help="also run it here on pyspark local[2] (.venv-engines; local paths)")
+    args = parser.parse_args(argv)
+    script = args.script or REPO_ROOT / "build" / "spark-job" / f"{args.kind}_features.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(standalone_source(args.kind), encoding="utf-8")
+    print(f"wrote {script}\nsubmit with: spark-submit {script.name} --input {args.input} --output {args.output}")
+    if args.run:
+        report = run_job([str(script), "--input", args.input, "--output", args.output, "--master", LOCAL_MASTER,
+                          "--shuffle-partitions", str(LOCAL_SHUFFLE_PARTITIONS)])
+        print(f"ran locally: Spark start-up {report['startup_seconds']} s, job {report['jobs'][0]['seconds']} s")
