@@ -19,7 +19,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from fraudkit.config import Settings
 from fraudkit.features import WINDOW_1W, WINDOW_10M, add_card_ratios
-from fraudkit.featurestore.specs import EVENT_TIME, RECORD_ID
+from fraudkit.featurestore.specs import EVENT_TIME
 from fraudkit.streaming.ingest import CLIENT_THREADS
 from fraudkit.streaming.msk import MskRecord, msk_event, msk_records
 from fraudkit.streaming.records import (
@@ -86,7 +86,8 @@ class Scorer:
                 {
                     "FeatureGroupName": self.batch_feature_group,
                     "RecordIdentifiersValueAsString": cards,
-                    "FeatureNames": [RECORD_ID, WEEK_COUNT, WEEK_MEAN, EVENT_TIME],
+                    # the card comes back as each record's identifier: a fourth feature would only add parsing
+                    "FeatureNames": [WEEK_COUNT, WEEK_MEAN, EVENT_TIME],
                 }
             ]
         )
