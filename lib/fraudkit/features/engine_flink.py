@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +28,6 @@ from fraudkit.features.spec import FeatureSet
 
 ROW = "__row"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S%.3f"
-DEFAULT_LATENESS = timedelta(seconds=30)  # the stream aggregator's (fraudkit.streaming.aggregator)
 
 
 @dataclass
@@ -84,20 +84,25 @@ def _read_frame(path: Path, columns: list[tuple[str, str]], keys_are_text: bool)
     return frame.with_columns(moment.alias(ts))
 
 
-def compute_many(tasks: list[tuple[pl.DataFrame, FeatureSet]], lateness: timedelta = DEFAULT_LATENESS,
-                 in_event_time_order: bool = True, parallelism: int = 1) -> FlinkRun:
+def compute_many(tasks: list[tuple[pl.DataFrame, FeatureSet]], lateness: timedelta | None = None,
+                 in_event_time_order: bool | Sequence[bool] = True, parallelism: int = 1) -> FlinkRun:
     """Run every (transactions, feature set) task in one Flink job.
 
-    `in_event_time_order=False` streams the rows in the given order (to show lateness at work).
+    `lateness` defaults to the stream aggregator's; `in_event_time_order=False` (for all tasks, or one flag
+    per task) streams the rows in the given order, so rows later than `lateness` meet the watermark.
     """
     from fraudkit.features import flink_job  # the statements' shapes; pyflink is imported only in its main()
+    from fraudkit.streaming.aggregator import DEFAULT_LATENESS
+
+    lateness = DEFAULT_LATENESS if lateness is None else lateness
+    ordered = [in_event_time_order] * len(tasks) if isinstance(in_event_time_order, bool) else list(in_event_time_order)
 
     run = FlinkRun()
     with tempfile.TemporaryDirectory(prefix="fraudkit-flink-") as tmp:
         jobs, frames = [], []
         for index, (df, feature_set) in enumerate(tasks):
             source = Path(tmp) / f"in{index}.csv"
-            frame = _stream_file(df, feature_set, source, in_event_time_order)
+            frame = _stream_file(df, feature_set, source, ordered[index])
             columns = [(name, _flink_type(frame.schema[name])) for name in frame.columns]
             jobs.append(flink_job.Task(feature_set.name, str(source), f"{tmp}/out{index}", columns))
             frames.append(frame)

@@ -39,12 +39,11 @@ def job_sql(kind: str) -> tuple[str, str]:
     return feature_set.timestamp, spark_sql(feature_set, SOURCE_VIEW)
 
 
-def standalone_source(kind: str) -> str:
-    """This module's text with the SQL of `kind` inlined: a job that needs only pyspark."""
-    timestamp, sql = job_sql(kind)
+def standalone_source(*kinds: str) -> str:
+    """This module's text with the SQL of `kinds` inlined: a job that needs only pyspark."""
     with open(__file__, encoding="utf-8") as source:
         text = source.read()
-    inlined = json.dumps({kind: {"timestamp": timestamp, "sql": sql}}, indent=4)
+    inlined = json.dumps({kind: dict(zip(("timestamp", "sql"), job_sql(kind), strict=True)) for kind in kinds}, indent=4)
     text, found = re.subn(r"^EMBEDDED: (.*) = \{\}$", lambda m: f"EMBEDDED: {m.group(1)} = {inlined}", text, flags=re.M)
     if found != 1:
         raise RuntimeError("spark_job.py: the EMBEDDED line must occur exactly once")
