@@ -14,7 +14,8 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # no resolver (the locks are complete; tests/unit/test_lock.py runs `pip check`), no byte-compiling of
 # every module at install time (Python compiles what it imports): about a third of the install time
-# and 200 MB; -qq keeps warnings about the machine's package indexes out of the output, errors stay
+# and 200 MB; -qq keeps warnings about the machine's package indexes out of the output, errors stay.
+# The locks go through tools/install_lock.py: the same options, two pip processes at once.
 PIP_INSTALL := $(PY) -m pip install -qq --disable-pip-version-check --no-deps --no-compile
 BACKEND ?= local
 SCALE ?= small
@@ -44,12 +45,12 @@ $(STAMP): requirements.txt pyproject.toml
 	fi
 	@# a venv from before the CPU-only build has the CUDA `xgboost` in the same module directory
 	@$(PY) -m pip uninstall -qq -y xgboost nvidia-nccl-cu12 2>/dev/null || true
-	$(PIP_INSTALL) -r requirements.txt
+	$(PY) tools/install_lock.py requirements.txt
 	$(PIP_INSTALL) --no-build-isolation -e .
 	@touch $@
 
 $(DEV_STAMP): $(STAMP) requirements-dev.txt
-	$(PIP_INSTALL) -r requirements-dev.txt
+	$(PY) tools/install_lock.py requirements-dev.txt
 	@touch $@
 
 # The Spark/Flink engines' own environment (requirements-engines.txt; fraudkit.features.engines_venv):
