@@ -168,13 +168,16 @@ def spark_sql(feature_set: FeatureSet, source: str = "transactions") -> str:
     return batch_sql(feature_set, SPARK, source)
 
 
-def flink_sql(feature_set: FeatureSet, window: Window, source: str = "transactions", sink: str | None = None) -> str:
+def flink_sql(
+    feature_set: FeatureSet, window: Window, source: str = "transactions", sink: str | None = None, carry: tuple[str, ...] = ()
+) -> str:
     """Flink SQL computing the aggregates of one window, and the calendar flags, on a stream.
 
     Flink streaming OVER windows must all be identical in one SELECT and end at CURRENT ROW, so one statement
     covers one undelayed window (e.g. the 10-minute card features); ratios, which mix windows, are computed by
     the scoring handler instead. The source table must declare `feature_set.timestamp` as its event-time
-    attribute (with a watermark).
+    attribute (with a watermark). `carry` names source columns passed through unchanged (the Managed Flink
+    application carries the transaction id and amount the scoring handler needs).
     """
     if window.delay:
         raise ValueError(f"window {window.label!r} is delayed; Flink OVER windows must end at CURRENT ROW")
@@ -183,7 +186,7 @@ def flink_sql(feature_set: FeatureSet, window: Window, source: str = "transactio
     if len(keys) != 1:
         raise ValueError(f"window {window.label!r} must have aggregates over exactly one key, got {sorted(keys)}")
     flags = [flag_sql(FLINK, f, feature_set.timestamp) for f in feature_set.flags]
-    select = _windowed_select(feature_set, FLINK, source, [*keys, feature_set.timestamp, *flags], aggregates)
+    select = _windowed_select(feature_set, FLINK, source, [*carry, *keys, feature_set.timestamp, *flags], aggregates)
     return select if sink is None else f"INSERT INTO {sink}\n{select}"
 
 
