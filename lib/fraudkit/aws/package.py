@@ -379,7 +379,8 @@ def sha256_of(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m fraudkit.aws.package",
-        description="Build the Lambda zip of the streaming handlers (reproducible, pinned, for Lambda's platform).",
+        description="Build the Lambda zip of the streaming handlers (reproducible, pinned, for Lambda's platform), "
+        "then the Managed Flink application's zip (fraudkit.streaming.flink_app.package).",
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})"
@@ -409,6 +410,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     unzipped = sum(info.file_size for info in zipfile.ZipFile(path).infolist())
     print(f"{path}: {_mib(path.stat().st_size)} zipped, {_mib(unzipped)} unzipped, sha256 {sha256_of(path)}")
+    from fraudkit.streaming.flink_app import package as flink_app  # the Managed Flink application's zip
+
+    try:
+        app = flink_app.build(args.out)
+    except PackageError as error:  # its jars come from Maven: one line saying which to put where
+        print(f"package: {error}", file=sys.stderr)
+        return 1
+    print(f"{app}: {_mib(app.stat().st_size)} zipped, sha256 {sha256_of(app)}")
     return 0
 
 
