@@ -86,8 +86,8 @@ lint: setup-dev ## ruff and mypy on the library and the data generators
 	$(VENV)/bin/ruff check lib data_gen tests bench
 	$(VENV)/bin/mypy
 
-bench: setup-dev ## Run the benchmarks and write bench/report.md (and .json)
-	$(PY) bench/run.py --out bench/report
+bench: setup-dev ## Run the benchmarks (SCALE given: that scale, else full) into build/bench/report.{md,json} and plots
+	$(PY) bench/run.py --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),full) --out build/bench/report
 
 local-up: setup ## Start the local emulator and Kafka broker in the background
 	$(PY) -m fraudkit.services up --state-dir $(STATE_DIR)

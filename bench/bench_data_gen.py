@@ -178,6 +178,8 @@ def report(scale: str) -> dict[str, Any]:
         result("cards_seconds", ours["cards"]["seconds"], "s", f"<= {TARGETS['cards_seconds']:g} s at full",
                ours["cards"]["seconds"] <= TARGETS["cards_seconds"] if full else None,
                rowwise["cards"]["extrapolated_seconds"], speedup=True),
+        result("cards rows per second", SCALES[scale].card_transactions / ours["cards"]["seconds"], "rows/s", "report",
+               None, SCALES[scale].card_transactions / rowwise["cards"]["extrapolated_seconds"], headline=True),
         result("cards_cpu_seconds", ours["cards"]["cpu_seconds"], "s", "user + system CPU (less load-sensitive)",
                None),
         result("cards_peak_rss", ours["cards"]["peak_rss_bytes"] / 1e9, "GB", f"< {TARGETS['cards_peak_gb']:g} GB",
@@ -185,6 +187,9 @@ def report(scale: str) -> dict[str, Any]:
         result("handbook_seconds", ours["handbook"]["seconds"], "s", f"<= {TARGETS['handbook_seconds']:g} s at full",
                ours["handbook"]["seconds"] <= TARGETS["handbook_seconds"] if full else None,
                rowwise["handbook"]["extrapolated_seconds"], speedup=True),
+        result("handbook rows per second", ours["handbook"]["counts"]["transactions"] / ours["handbook"]["seconds"],
+               "rows/s", "report", None, ours["handbook"]["counts"]["transactions"] / rowwise["handbook"]["extrapolated_seconds"],
+               headline=True),
         result("handbook_cpu_seconds", ours["handbook"]["cpu_seconds"], "s", "user + system CPU", None),
         result("handbook_peak_rss", ours["handbook"]["peak_rss_bytes"] / 1e9, "GB", "", None),
     ]

@@ -55,12 +55,12 @@ def interleaved_latencies_ms(calls: list[Callable[[int], Any]], count: int, roun
 
 
 def result(metric: str, value: float, unit: str, target: str, met: bool | None,
-           baseline: float | None = None, *, speedup: bool = False) -> dict[str, Any]:
+           baseline: float | None = None, *, speedup: bool = False, headline: bool = False) -> dict[str, Any]:
     """One row of the report. The ratio is value / baseline, or baseline / value with `speedup` (how many times
-    faster ours is than a baseline time)."""
+    faster ours is than a baseline time); `headline` rows make the summary table (bench/run.py)."""
     ratio = None
     if baseline and value:
         ratio = baseline / value if speedup else value / baseline
     return {"metric": metric, "value": round(value, 4), "unit": unit,
             "baseline": None if baseline is None else round(baseline, 4),
-            "ratio": None if ratio is None else round(ratio, 4), "target": target, "met": met}
+            "ratio": None if ratio is None else round(ratio, 4), "target": target, "met": met, "headline": headline}

