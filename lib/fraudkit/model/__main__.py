@@ -13,7 +13,14 @@ from tqdm import tqdm
 
 from fraudkit.config import Settings, SettingsError, settings_arguments
 from fraudkit.model import DeploymentError, deploy, ensure_card_model, undeploy
-from fraudkit.model.evaluation import EVALUATION_STAGES, REPORT_KEYS, evaluate, train_and_save
+from fraudkit.model.evaluation import (
+    DEFAULT_THREADS,
+    EVALUATION_STAGES,
+    REPORT_KEYS,
+    evaluate,
+    train_and_save,
+)
+from fraudkit.model.inputs import InputDataError
 from fraudkit.model.specs import DATA_KINDS
 
 
@@ -31,6 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--data", choices=DATA_KINDS, required=True, help="data set to evaluate on")
     report.add_argument("--out", type=Path, required=True, help="report file (.json); plots go next to it")
+    report.add_argument(
+        "--input", type=Path, metavar="PATH",
+        help="evaluate on these transactions instead of generated data: a Parquet or CSV file, or a directory of them",
+    )
+    report.add_argument(
+        "--prequential", action="store_true",
+        help="handbook: also reproduce the Handbook's Chapter 5 selection (its published figures; minutes)",
+    )
+    report.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS,
+        help="XGBoost threads per model (default %(default)s; 1 is faster on a machine other jobs keep busy)",
+    )
     commands.add_parser("deploy", parents=[common], help="deploy the card model (training it if absent)")
     commands.add_parser("undeploy", parents=[common], help="delete the card endpoint, its config and model")
     return parser
@@ -50,16 +69,24 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
+    if args.threads < 1:
+        fail(f"argument --threads: must be at least 1, got {args.threads}")
     if args.out.suffix != ".json" or args.out.is_dir():
         fail(f"argument --out: {args.out} is not a .json file name; give e.g. --out build/report.json")
-    with tqdm(total=len(EVALUATION_STAGES), desc=f"evaluate {args.data}", unit="stage", file=sys.stderr,
+    with tqdm(total=None if args.prequential else len(EVALUATION_STAGES), desc=f"evaluate {args.data}", unit="stage", file=sys.stderr,
               disable=args.quiet or not sys.stderr.isatty()) as bar:
 
         def advance(stage: str) -> None:
             bar.set_postfix_str(stage)
             bar.update()
 
-        report = evaluate(args.data, settings, args.out, progress=advance)
+        try:
+            report = evaluate(
+                args.data, settings, args.out, progress=advance, input_path=args.input, prequential=args.prequential,
+                threads=args.threads,
+            )
+        except InputDataError as error:
+            fail(f"argument --input: {error}")
     print(json.dumps({key: report[key] for key in REPORT_KEYS}, indent=2))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraudkit.config import Settings
-from fraudkit.features import ensure_features
+from fraudkit.features import FEATURE_SETS, compute_features, ensure_features
 from fraudkit.model.specs import DATASETS, DataKind
 
 
@@ -17,6 +17,13 @@ def load_features(kind: DataKind, settings: Settings) -> pl.DataFrame:
     if missing:
         raise ValueError(f"the {kind} feature table lacks {missing}: recompute the features")
     return pl.read_parquet(path, columns=spec.columns).sort(spec.time_column)
+
+
+def features_of(kind: DataKind, transactions: pl.DataFrame) -> pl.DataFrame:
+    """The kit's `kind` features of transactions a user brought, computed in memory (nothing is written), in
+    time order and limited to the columns models need, as load_features gives them."""
+    spec = DATASETS[kind]
+    return compute_features(transactions, FEATURE_SETS[kind]).select(spec.columns).sort(spec.time_column)
 
 
 def example_rows(kind: DataKind, settings: Settings, per_class: int = 2) -> pl.DataFrame:

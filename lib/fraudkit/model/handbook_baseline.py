@@ -164,7 +164,7 @@ class Fold:
         return train, pd.concat(test_days)
 
 
-def fit_predict(train: pd.DataFrame, test: pd.DataFrame, settings: dict[str, Any], nthread: int = 2) -> np.ndarray:
+def fit_predict(train: pd.DataFrame, test: pd.DataFrame, settings: dict[str, Any], nthread: int = 1) -> np.ndarray:
     """Test scores of XGBoost's classifier with `settings` on the standardised features (scaler fit on train)."""
     scaler = StandardScaler().fit(train[HANDBOOK_MODEL_FEATURES])
     model = xgb.XGBClassifier(**{**HANDBOOK_XGBOOST, **settings}, n_jobs=nthread)

@@ -20,7 +20,9 @@ import polars.exceptions as ple
 
 from fraudkit.model.specs import DataKind
 
-ColumnType = Literal["datetime", "integer", "number", "identifier"]
+# identifier: integers or text, kept as read; text: integers or text, kept as text (card numbers: a CSV reader
+# takes 4000... for a number)
+ColumnType = Literal["datetime", "integer", "number", "identifier", "text"]
 SUFFIXES = (".parquet", ".csv")
 TRANSACTIONS_STEM = "transactions"
 
@@ -42,7 +44,7 @@ class InputSchema:
 
 INPUT_SCHEMAS: dict[DataKind, InputSchema] = {
     "cards": InputSchema(
-        columns={"tid": "identifier", "event_time": "datetime", "cc_num": "identifier", "amount": "number",
+        columns={"tid": "text", "event_time": "datetime", "cc_num": "text", "amount": "number",
                  "fraud_label": "integer"},
         optional=frozenset({"tid"}),
         time_column="event_time",
@@ -117,15 +119,21 @@ def lower_names(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
     return frame.rename(dict(zip(frame.columns, lowered, strict=True)))
 
 
+def _parses_as_datetime(series: pl.Series) -> bool:
+    """True when every value of a text column reads as a date-time (one format for the whole column)."""
+    try:
+        return series.str.to_datetime(strict=False).null_count() == series.null_count()
+    except ple.ComputeError:  # no format fits the first values
+        return False
+
+
 def _type_problem(series: pl.Series, expected: ColumnType) -> str | None:
     """Why `series` cannot hold `expected` values, or None when it can."""
     dtype = series.dtype
     if expected == "datetime":
-        ok = isinstance(dtype, pl.Datetime | pl.Date) or (
-            dtype == pl.String and series.str.to_datetime(strict=False).null_count() == series.null_count()
-        )
+        ok = isinstance(dtype, pl.Datetime | pl.Date) or (dtype == pl.String and _parses_as_datetime(series))
         return None if ok else f"{series.name} must be a date-time, not {dtype}"
-    if expected == "identifier":
+    if expected in ("identifier", "text"):
         return None if dtype.is_integer() or dtype == pl.String else f"{series.name} must be an integer or text, not {dtype}"
     if expected == "integer":
         return None if dtype.is_integer() or dtype == pl.Boolean else f"{series.name} must be an integer, not {dtype}"
@@ -163,7 +171,7 @@ def kit_time(series: pl.Series, zone: str | None) -> pl.Series:
 
 def _to_kit_types(frame: pl.DataFrame, schema: InputSchema) -> pl.DataFrame:
     """The schema's columns in the kit's types and order; other columns are dropped."""
-    casts: dict[ColumnType, pl.DataType] = {"integer": pl.Int64(), "number": pl.Float64()}
+    casts: dict[ColumnType, pl.DataType] = {"integer": pl.Int64(), "number": pl.Float64(), "text": pl.String()}
     frame = frame.with_columns(
         kit_time(frame[schema.time_column], schema.time_zone),
         *(pl.col(name).cast(casts[kind]) for name, kind in schema.columns.items() if name in frame.columns and kind in casts),
@@ -192,6 +200,16 @@ def file_digest(files: list[Path], root: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def input_kind(path: Path) -> DataKind:
+    """The data kind whose required columns (either case) the file or directory at `path` has."""
+    columns = {name.lower() for name in _read_one(input_files(path)[0]).columns}
+    kinds = [kind for kind, schema in INPUT_SCHEMAS.items() if set(schema.required) <= columns]
+    if len(kinds) != 1:
+        wanted = "; ".join(f"{kind}: {', '.join(schema.required)}" for kind, schema in INPUT_SCHEMAS.items())
+        raise InputDataError(f"{path}: has the columns of {len(kinds)} of the known schemas, not one ({wanted})")
+    return kinds[0]
 
 
 def load_transactions(kind: DataKind, path: Path) -> InputData:

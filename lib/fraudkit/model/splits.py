@@ -84,22 +84,24 @@ def weekly_split(
     return TimeSplit(train_start, valid_start, gap_start, test_start, test_end)
 
 
-def split_for(kind: str, first: datetime, last: datetime) -> TimeSplit:
-    """The split each data set uses.
+def split_for(kind: str, first: datetime, last: datetime, test_end: datetime | None = None) -> TimeSplit:
+    """The split each data set uses (the data's own dates decide it).
 
     cards: a week of burn-in for the 1-week aggregates, two test weeks when the data allows (as the
     reference design holds out its last two weeks). handbook: the Handbook's protocol of one test week
     after a one-week delay, with a 30-day burn-in for the 30-day windows; the test week is the
     Handbook's own (HANDBOOK_TEST_WEEK) when the data covers it with room to train (full scale), else
-    the last week of the data.
+    the last week of the data. `test_end` moves the handbook's test week (the Handbook's later folds).
     """
     span_days = (last - first).days
     if kind == "cards":
         return weekly_split(first, last, test_days=14 if span_days >= 56 else 7)
     burn_in_days = 30 if span_days >= 65 else 7
-    week_start, week_end = HANDBOOK_TEST_WEEK
-    covered = last >= week_end - DAY and first + timedelta(days=burn_in_days + 28) <= week_start
-    return weekly_split(first, last, burn_in_days=burn_in_days, test_end=week_end if covered else None)
+    if test_end is None:
+        week_start, week_end = HANDBOOK_TEST_WEEK
+        covered = last >= week_end - DAY and first + timedelta(days=burn_in_days + 28) <= week_start
+        test_end = week_end if covered else None
+    return weekly_split(first, last, burn_in_days=burn_in_days, test_end=test_end)
 
 
 def split_parts(df: pl.DataFrame, split: TimeSplit, time_column: str) -> dict[str, pl.DataFrame]:
