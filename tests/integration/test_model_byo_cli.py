@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from data_gen import cards, handbook
 
 pytestmark = pytest.mark.integration

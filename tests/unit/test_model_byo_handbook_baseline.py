@@ -8,11 +8,12 @@ import datetime as dt
 import numpy as np
 import polars as pl
 import pytest
-from data_gen import handbook
 from fraudkit.model import handbook_baseline as hb
 from fraudkit.model.datasets import features_of
 from fraudkit.model.evaluation import prepare_frame
 from fraudkit.model.specs import DATASETS, HANDBOOK_MODEL_FEATURES
+
+from data_gen import handbook
 
 T0 = dt.datetime(2018, 4, 2, 10, 0, 0)
 

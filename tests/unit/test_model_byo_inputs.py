@@ -153,7 +153,7 @@ def test_unreadable_or_empty_files(tmp_path: Path, name: str, content: bytes, ne
 def test_missing_path_and_empty_directory(tmp_path: Path) -> None:
     with pytest.raises(InputDataError, match="no such file or directory"):
         load_transactions("cards", tmp_path / "nope.parquet")
-    with pytest.raises(InputDataError, match="holds no .parquet or .csv file"):
+    with pytest.raises(InputDataError, match=r"holds no \.parquet or \.csv file"):
         load_transactions("cards", tmp_path)
 
 
