@@ -40,6 +40,7 @@ ALLOWED_FLINK_RUNTIMES = {"FLINK-1_20"}
 NO_RESOURCE_LEVEL_ACTIONS = {
     "cloudwatch:PutMetricData",  # SageMaker endpoint metrics; narrowed by the cloudwatch:namespace condition
     "ec2:DescribeNetworkInterfaces",  # Lambda's VPC network interfaces
+    "ec2:DescribeDhcpOptions",  # the Managed Flink application in the VPC
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
