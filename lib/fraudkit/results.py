@@ -9,6 +9,7 @@ missing (its notebook failed or did not run) is left out rather than failing the
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,8 +112,6 @@ def demo_figures(settings: Settings) -> dict[str, str]:
 
 def evaluation_figures(settings: Settings) -> dict[str, str]:
     """AP, ROC-AUC and CP@100 of both models, each against its comparison (reference design; Handbook)."""
-    import json
-
     reports = settings.state_dir / "reports" / settings.scale
     figures = {}
     cards = json.loads((reports / "cards.json").read_text())
@@ -121,6 +120,16 @@ def evaluation_figures(settings: Settings) -> dict[str, str]:
     handbook = json.loads((reports / "handbook.json").read_text())
     for key, label in METRIC_LABELS.items():
         figures[f"handbook {label}"] = f"{handbook[key]:.3f} (Handbook {HANDBOOK_BASELINE[key]:.3f})"
+    return figures
+
+
+def warehouse_figures(notebook: nbformat.NotebookNode, settings: Settings) -> dict[str, str]:
+    """The rows the warehouse ingested and its in-SQL model's metrics against the reference configuration."""
+    report = json.loads((settings.state_dir / "reports" / settings.scale / "warehouse.json").read_text())
+    rows = printed_value(notebook, "warehouse rows:")
+    figures = {} if rows is None else {"warehouse rows": rows.split(" (")[0]}
+    for key, label in METRIC_LABELS.items():
+        figures[f"in-SQL model {label}"] = f"{report[key]:.3f} (reference {report['reference'][key]:.3f})"
     return figures
 
 
@@ -146,6 +155,8 @@ def notebook_figures(number: str, notebook: nbformat.NotebookNode, settings: Set
         return demo_figures(settings)
     if number == "06":
         return evaluation_figures(settings)
+    if number == "07":
+        return warehouse_figures(notebook, settings)
     return {}
 
 

@@ -82,6 +82,15 @@ def test_demo_and_evaluation_figures_come_from_the_stages_outputs(tmp_path: Path
     assert figures["handbook ROC-AUC"] == "0.950 (Handbook 0.869)"
     assert figures["handbook CP@100"] == "0.400 (Handbook 0.303)"
 
+    (reports / "warehouse.json").write_text(json.dumps({**metrics, "reference": {**metrics, "roc_auc": 0.8}}))
+    notebook = executed_notebook(
+        tmp_path / "07_sql_warehouse.ipynb",
+        ("ingest()", [stream("published 10 transactions\nwarehouse rows: 10 (10 distinct ids); malformed messages: 0\n")], 1.0),
+    )
+    figures = notebook_figures("07", notebook, settings)
+    assert figures["warehouse rows"] == "10"
+    assert figures["in-SQL model ROC-AUC"] == "0.950 (reference 0.800)"
+
 
 def test_missing_stage_output_is_said_not_raised(tmp_path: Path) -> None:
     executed_notebook(tmp_path / "05_streaming.ipynb", ("x = 1", [], 0.1))
