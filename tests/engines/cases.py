@@ -12,8 +12,12 @@ import datetime as dt
 import numpy as np
 import polars as pl
 from fraudkit.features import CARD_FEATURES, HANDBOOK_FEATURES, FeatureSet, compute_features
+from hypothesis import strategies as st
 
-BASE = dt.datetime(2024, 3, 4)  # a Monday
+from tests.unit.test_features_engines import card_frame, handbook_frame
+
+BASE = dt.datetime(2024, 3, 4)  # a Monday; the cards' times are this in UTC
+CARD_BASE = BASE.replace(tzinfo=dt.UTC)
 MS = dt.timedelta(milliseconds=1)
 MINUTE, DAY, WEEK = dt.timedelta(minutes=1), dt.timedelta(days=1), dt.timedelta(weeks=1)
 MEAN_TOLERANCE = 1e-9
@@ -26,47 +30,16 @@ def card_number(n: int) -> str:
     return f"{4_000_000_000_000_000 + n:016d}"
 
 
-def card_frame(rows: list[CardRow]) -> pl.DataFrame:
-    """The data contract's card layout (tid, event_time UTC, cc_num, amount, fraud_label)."""
-    return pl.DataFrame(
-        {
-            "tid": [f"t{i}" for i in range(len(rows))],
-            "event_time": [r[1] for r in rows],
-            "cc_num": [r[0] for r in rows],
-            "amount": [r[2] for r in rows],
-            "fraud_label": [0] * len(rows),
-        },
-        schema={"tid": pl.Utf8, "event_time": pl.Datetime("us"), "cc_num": pl.Utf8, "amount": pl.Float64,
-                "fraud_label": pl.Int8},
-    ).with_columns(pl.col("event_time").dt.replace_time_zone("UTC"))
-
-
-def handbook_frame(rows: list[HandbookRow]) -> pl.DataFrame:
-    """The Handbook layout: (customer_id, terminal_id, naive tx_datetime, tx_amount, tx_fraud)."""
-    return pl.DataFrame(
-        {
-            "transaction_id": list(range(len(rows))),
-            "tx_datetime": [r[2] for r in rows],
-            "customer_id": [r[0] for r in rows],
-            "terminal_id": [r[1] for r in rows],
-            "tx_amount": [r[3] for r in rows],
-            "tx_fraud": [r[4] for r in rows],
-        },
-        schema={"transaction_id": pl.Int64, "tx_datetime": pl.Datetime("us"), "customer_id": pl.Int64,
-                "terminal_id": pl.Int64, "tx_amount": pl.Float64, "tx_fraud": pl.Int8},
-    )
-
-
 def card_edges() -> list[CardRow]:
     """Peers, rows exactly one window apart (in) and one millisecond more (out), for both card windows."""
     a, b, c, d = (card_number(n) for n in range(4))
     return [
-        (a, BASE, 10.0), (a, BASE, 30.0),  # peers
-        (a, BASE + 10 * MINUTE, 50.0),  # sees both peers (exactly 10 min)
-        (a, BASE + 10 * MINUTE + MS, 70.0),  # peers out of its 10 min, in its week
-        (b, BASE, 99.0),  # same time, other card: not a peer
-        (c, BASE, 1.0), (c, BASE + WEEK, 2.0), (c, BASE + WEEK + MS, 4.0), (c, BASE + WEEK + MS, 8.0),
-        (d, BASE + 3 * MINUTE, 5.0), (d, BASE, 6.0),  # out of time order
+        (a, CARD_BASE, 10.0), (a, CARD_BASE, 30.0),  # peers
+        (a, CARD_BASE + 10 * MINUTE, 50.0),  # sees both peers (exactly 10 min)
+        (a, CARD_BASE + 10 * MINUTE + MS, 70.0),  # peers out of its 10 min, in its week
+        (b, CARD_BASE, 99.0),  # same time, other card: not a peer
+        (c, CARD_BASE, 1.0), (c, CARD_BASE + WEEK, 2.0), (c, CARD_BASE + WEEK + MS, 4.0), (c, CARD_BASE + WEEK + MS, 8.0),
+        (d, CARD_BASE + 3 * MINUTE, 5.0), (d, CARD_BASE, 6.0),  # out of time order
     ]
 
 
@@ -94,7 +67,7 @@ def random_cards(seed: int, cards: int = 30) -> list[CardRow]:
         minutes = rng.choice(np.r_[np.arange(0, 25), np.arange(10_080 - 12, 10_080 + 12)], size=rng.integers(1, 15))
         nudges = rng.choice([0, 0, 0, 1], size=len(minutes))
         for minute, nudge in zip(minutes, nudges, strict=True):
-            moment = BASE + int(minute) * MINUTE + int(nudge) * MS
+            moment = CARD_BASE + int(minute) * MINUTE + int(nudge) * MS
             rows.append((card_number(100 + n), moment, float(rng.integers(1, 1_000_000)) / 100))
     return rows
 
@@ -134,3 +107,24 @@ TASKS = [(CARD_CASES, CARD_FEATURES), (HANDBOOK_CASES, HANDBOOK_FEATURES)]
 def engine_input(df: pl.DataFrame, feature_set: FeatureSet) -> pl.DataFrame:
     """What `compute_features` hands an engine: the input columns, times in microseconds."""
     return df.select(feature_set.input_columns).with_columns(pl.col(feature_set.timestamp).dt.cast_time_unit("us"))
+
+
+# a few cards, minutes around the 10-minute edge, millisecond nudges: ties and exact edges are common
+card_streams = st.lists(
+    st.tuples(
+        st.integers(0, 3).map(card_number),
+        st.builds(lambda m, nudge: CARD_BASE + m * MINUTE + nudge * MS, st.integers(0, 25), st.sampled_from([0, 0, 1])),
+        st.integers(1, 100_000).map(lambda cents: cents / 100),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+def check_compute_features(rows: list[CardRow], engine: str) -> None:
+    """`compute_features` on `engine` (the CLI's path) keeps the input and equals polars."""
+    df = card_frame(rows)
+    out = compute_features(df, CARD_FEATURES, engine)
+    assert out.select(df.columns).equals(df), "the input columns and row order are kept"
+    assert out.schema["num_trans_last_10m"] == pl.Int64
+    assert_same_features(out.select(CARD_FEATURES.feature_names), df, CARD_FEATURES, engine)

@@ -47,16 +47,21 @@ def ensure_engines_venv(log: bool = True) -> Path:
         raise EngineError("the Spark/Flink engines need `make setup-engines` (from the repository root), and make is not on PATH")
     if log:
         print(
-            f"fraudkit: setting up the Spark/Flink engines in {ENGINES_VENV} (first use only: about 1.2 GB, "
-            "a few minutes; `make setup-engines` does the same)",
+            f"fraudkit: setting up the Spark/Flink engines in {ENGINES_VENV} (first use only: about 1.1 GB, "
+            "one to three minutes; `make setup-engines` does the same)",
             file=sys.stderr,
             flush=True,
         )
     started = time.perf_counter()
-    done = subprocess.run([make, "-C", str(REPO_ROOT), "--no-print-directory", "setup-engines"], check=False,
-                          stdout=sys.stderr if log else subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    if done.returncode != 0 or not engines_ready():
-        raise EngineError(f"`make setup-engines` failed (exit {done.returncode}); run it in {REPO_ROOT} to see why")
+    # make's output is relayed line by line, not inherited: a notebook's stderr has no file descriptor
+    with subprocess.Popen([make, "-C", str(REPO_ROOT), "--no-print-directory", "setup-engines"], text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as setup:
+        assert setup.stdout is not None
+        for line in setup.stdout:
+            if log:
+                print(line, end="", file=sys.stderr, flush=True)
+    if setup.returncode != 0 or not engines_ready():
+        raise EngineError(f"`make setup-engines` failed (exit {setup.returncode}); run it in {REPO_ROOT} to see why")
     if log:
         print(f"fraudkit: engines ready ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     return ENGINES_PYTHON
