@@ -1,13 +1,14 @@
-"""The 1-week features a decision uses: the batch row, topped up with a newer 10-minute window."""
+"""The 1-week features a decision uses: the batch row, topped up with a newer 10-minute window; warming a scorer."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from fraudkit.features import add_card_ratios, card_ratios
 from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, format_time
-from fraudkit.streaming.scoring import WEEK_COUNT, WEEK_MEAN, serving_week_features
+from fraudkit.streaming.scoring import WARM_UP_CARD, WEEK_COUNT, WEEK_MEAN, Scorer, serving_week_features
 
 SNAPSHOT_S = 1_700_000_000.0
 
@@ -76,3 +77,31 @@ def test_per_transaction_ratios_follow_the_ratio_rule(
     operands: tuple[float | None, ...], expected: tuple[float, float, float]
 ) -> None:
     assert card_ratios(*operands) == dict(zip(RATIO_NAMES, expected, strict=True))
+
+
+class RecordingClient:
+    """Answers BatchGetRecord and InvokeEndpoint as the services would for an unknown card and one row."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def batch_get_record(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(("BatchGetRecord", request))
+        return {"Records": [], "Errors": [], "UnprocessedIdentifiers": []}
+
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(("InvokeEndpoint", request))
+        return {"Body": io.BytesIO(b"0.5")}
+
+
+def test_warming_a_scorer_reads_an_unknown_card_and_scores_one_row() -> None:
+    """`run` warms its scorer before it says it is ready: both calls of a batch, nothing written."""
+    client = RecordingClient()
+    scorer = Scorer.__new__(Scorer)
+    scorer.batch_feature_group, scorer.endpoint_name = "batch-fg", "endpoint"
+    scorer.feature_order, scorer.featurestore, scorer.runtime = ["a", "b", "c"], client, client
+    scorer.warm()
+    (get, get_request), (invoke, invoke_request) = client.calls
+    assert (get, invoke) == ("BatchGetRecord", "InvokeEndpoint")
+    assert get_request["Identifiers"][0]["RecordIdentifiersValueAsString"] == [WARM_UP_CARD]
+    assert invoke_request["Body"] == b"0.0,0.0,0.0"

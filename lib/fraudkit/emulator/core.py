@@ -105,6 +105,15 @@ class EmulatorState:
                 )
         return found
 
+    def warm(self) -> None:
+        """Open every backend that can be opened (the health probe reports the others) and let each warm
+        what its first requests would otherwise pay for (its `warm()`, where it has one)."""
+        self.problems()
+        for opened in list(self._backends.values()):
+            warm = getattr(opened, "warm", None)
+            if callable(warm):
+                warm()
+
     def close(self) -> None:
         for obj in self._backends.values():
             close = getattr(obj, "close", None)

@@ -406,6 +406,24 @@ def _build_serializer(shape: Shape) -> Serializer:
     return _identity
 
 
+def compile_runtime_shapes() -> int:
+    """Build the parser and serializer of every operation of the runtime services now (at server start)
+    instead of on each operation's first request; returns how many operations. The control plane
+    (hundreds of operations, called a few times each) stays lazy."""
+    operations = 0
+    for name in REST_SERVICES:
+        model = service_model(name)
+        for operation in model.operation_names:
+            op = model.operation_model(operation)
+            if op.input_shape is not None:
+                parser_for(op.input_shape)
+                _rest_members(op.input_shape)
+            if op.output_shape is not None:
+                serializer_for(op.output_shape)
+            operations += 1
+    return operations
+
+
 # ---------------------------------------------------------------------------------------------
 # Routing
 # ---------------------------------------------------------------------------------------------

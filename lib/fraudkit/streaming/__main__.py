@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     stop = _stop_on_signals()
     try:
-        runner = Runner(settings, make_stage(settings, args.stage), batch_size=args.batch_size,
+        runner = Runner(settings, make_stage(settings, args.stage, warm=True), batch_size=args.batch_size,
                         checkpoint_interval_ms=args.checkpoint_interval_ms)
     except RunnerBusy as busy:
         print(f"python -m fraudkit.streaming run: {busy}", file=sys.stderr)

@@ -61,11 +61,16 @@ def prepare(settings: Settings) -> Scorer:
     return make_scorer(settings)
 
 
-def make_stage(settings: Settings, name: str, scorer: Scorer | None = None) -> Stage:
+def make_stage(settings: Settings, name: str, scorer: Scorer | None = None, warm: bool = False) -> Stage:
+    """The named stage; with `warm`, one that has made its first client calls already (a long-running
+    stage process pays for them before it says it is ready, not on its first records)."""
     if name == "aggregator":
         return AggregatorStage(settings, AggregateWriter(settings))
     if name == "scorer":
-        return ScoringStage(settings, scorer or make_scorer(settings))
+        scorer = scorer or make_scorer(settings)
+        if warm:
+            scorer.warm()
+        return ScoringStage(settings, scorer)
     raise ValueError(f"stage {name!r} is not one of {STAGES}")
 
 

@@ -38,6 +38,7 @@ from fraudkit.streaming.runner import Output
 BATCH_GET_LIMIT = 100
 DEFAULT_THRESHOLD = 0.5
 FRAUD, NOT_FRAUD = "FRAUD", "NOT FRAUD"
+WARM_UP_CARD = "0" * 16  # the generated cards are Visa numbers (they start with 4): never a stored record
 
 WEEK_COUNT, WEEK_MEAN = window_feature_names(WINDOW_1W)
 
@@ -125,6 +126,13 @@ class Scorer:
         if len(scores) != len(rows):
             raise RuntimeError(f"endpoint {self.endpoint_name} returned {len(scores)} scores for {len(rows)} rows")
         return scores
+
+    def warm(self) -> None:
+        """One BatchGetRecord (of a card that does not exist) and one InvokeEndpoint before the first batch:
+        a botocore client resolves its endpoint, builds each operation's request and response machinery
+        and opens its connection on its first call, which would otherwise land on the first decisions."""
+        self.week_features([WARM_UP_CARD])
+        self.invoke([[0.0] * len(self.feature_order)])
 
     def score_event(self, event: dict[str, Any]) -> ScoringResult:
         result = ScoringResult()

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import xgboost as xgb
 
 from fraudkit.emulator.core import EmulatorState, backend
@@ -190,6 +191,26 @@ class EndpointRegistry:
             if current is None or current.get("ServingConfigName") != record["ServingConfigName"]:
                 return None
             return self._boosters.setdefault(key, booster)
+
+    def warm(self) -> None:
+        """Load the booster of every in-service endpoint and predict once with it (one that cannot be
+        loaded stays lazy and answers its first InvokeEndpoint as before).
+
+        Called at server start, before the heap is frozen: otherwise the first InvokeEndpoint after a
+        restart reads and parses the artifact and sets XGBoost's predictor up (35 ms more than a warm call), and the
+        first stream decisions after `services up` wait for it.
+        """
+        for record in self.list(ENDPOINT):
+            if record.get("EndpointStatus") != "InService":
+                continue
+            try:
+                booster = self.serving_booster(record["EndpointName"])
+            except (OSError, ValueError, KeyError, AwsError, xgb.core.XGBoostError):
+                continue
+            if booster is not None:
+                booster.inplace_predict(
+                    np.zeros((1, booster.num_features()), dtype=np.float32), validate_features=False
+                )
 
     def close(self) -> None:
         """Let pending activations finish (they write their status), then close the database."""
