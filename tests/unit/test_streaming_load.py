@@ -63,6 +63,16 @@ def test_cpu_per_transaction_counts_the_pipeline_and_shows_the_harness_beside_it
     assert summary["cpu_ms_per_tx_by_process"][load.HARNESS] == pytest.approx(2.5)
 
 
+def test_latency_by_second_and_histogram_show_a_slow_start() -> None:
+    rate, seconds = 100.0, 3.0
+    run = report(rate, seconds, [1000 * i / rate + (300 if i < 10 else 22) for i in range(int(rate * seconds))])
+    summary = run.summary()
+    assert summary["p99_ms_by_second"] == [300.0, 22.0, 22.0]
+    histogram = summary["latency_histogram_ms"]
+    assert 300.0 <= histogram["edges"][-1] <= 301.0 and len(histogram["counts"]) == len(histogram["edges"]) - 1
+    assert sum(histogram["counts"]) == 300 and histogram["counts"][-1] == 10 and histogram["counts"][4] == 290
+
+
 def test_a_scorer_that_fails_to_start_does_not_leave_the_aggregator_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

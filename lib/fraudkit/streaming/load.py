@@ -47,6 +47,7 @@ DEFAULT_BATCH_SIZE = 500
 STAGE_START_TIMEOUT_S = 60.0
 # this process (replay producer, decision reader): a test harness, not part of the path it measures
 HARNESS = "load harness (producer, reader)"
+HISTOGRAM_STEP_MS, HISTOGRAM_TOP_MS = 5.0, 200.0
 
 
 @dataclass
@@ -91,7 +92,20 @@ class LoadReport:
             # transaction; the harness's own share is shown beside it, not counted in it
             "cpu_ms_per_tx": self.per_tx(sum(s for name, s in self.cpu_s.items() if name != HARNESS)),
             "cpu_ms_per_tx_by_process": {name: self.per_tx(seconds) for name, seconds in self.cpu_s.items()},
+            "p99_ms_by_second": self.p99_by_second(sent_at - first_send, latencies),
+            "latency_histogram_ms": histogram(latencies),
         }
+
+    @staticmethod
+    def p99_by_second(sent_s: np.ndarray, latencies: np.ndarray) -> list[float]:
+        """The p99 latency of the transactions sent in each second of the run (where a slow start or a
+        slowdown through the run shows); NaN-free: a second without decisions is left out at the end."""
+        seconds = sent_s.astype(np.int64)
+        return [
+            round(float(np.percentile(latencies[seconds == second], 99)), 1)
+            for second in range(int(seconds.max(initial=-1)) + 1)
+            if np.any(seconds == second)
+        ]
 
     def per_tx(self, cpu_s: float) -> float:
         """CPU milliseconds per produced transaction."""
@@ -102,6 +116,17 @@ class LoadReport:
         times = np.arange(first_send + BACKLOG_STEP_S, last_send, BACKLOG_STEP_S)
         sent = np.minimum(self.produced, np.floor((times - first_send) * self.rate))
         return np.maximum(0, sent - np.searchsorted(decided_at, times, side="right")).astype(np.int64)
+
+
+def histogram(latencies: np.ndarray) -> dict[str, list[float]]:
+    """Decision latencies in HISTOGRAM_STEP_MS bins up to HISTOGRAM_TOP_MS, the slower ones in one last bin."""
+    finite = latencies[np.isfinite(latencies)]
+    edges = np.arange(0.0, HISTOGRAM_TOP_MS + HISTOGRAM_STEP_MS, HISTOGRAM_STEP_MS)
+    top = float(finite.max(initial=0.0))
+    if top > HISTOGRAM_TOP_MS:
+        edges = np.append(edges, np.ceil(top))
+    counts, _ = np.histogram(np.clip(finite, 0.0, None), bins=edges)
+    return {"edges": edges.tolist(), "counts": counts.tolist()}
 
 
 def load_settings(settings: Settings, run_id: str) -> Settings:
