@@ -72,7 +72,11 @@ $(ENGINES_STAMP): requirements-engines.txt
 workshop: setup ## Run every notebook with papermill (BACKEND=local|aws, SCALE=tiny|small|full) into build/
 	$(PY) -m fraudkit.workshop --backend $(BACKEND) --scale $(SCALE) --seed $(SEED) --out build
 
-test: setup-dev setup-engines lint ## Lint, then unit, integration, reliability (small), notebook (papermill + nbval) and infra tests
+test: setup-dev lint ## Lint, set up .venv-engines, then unit, integration, reliability (small), engines, notebook (papermill + nbval) and infra tests
+	@# the engines need Python 3.11 (PyFlink 1.20); without it tests/engines skip and say so, any other failure stops here
+	@if $(ENGINES_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then \
+		$(MAKE) --no-print-directory setup-engines; \
+	else echo "test: no Python 3.11 ($(ENGINES_PYTHON)) for .venv-engines: the Spark/Flink tests will skip"; fi
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
 soak: setup-dev ## The reliability suite at full size: 20 kill/restart rounds, 1,000 fuzz examples per API
