@@ -63,6 +63,12 @@ def test_cpu_per_transaction_counts_the_pipeline_and_shows_the_harness_beside_it
     assert summary["cpu_ms_per_tx_by_process"][load.HARNESS] == pytest.approx(2.5)
 
 
+def test_transactions_per_batch_by_stage() -> None:
+    run = report(100.0, 2.0, [10.0 * i + 30 for i in range(200)])
+    run.batches = {"aggregator": 4, "scorer": 8}
+    assert run.summary()["tx_per_batch"] == {"aggregator": 50.0, "scorer": 25.0}
+
+
 def test_latency_by_second_and_histogram_show_a_slow_start() -> None:
     rate, seconds = 100.0, 3.0
     run = report(rate, seconds, [1000 * i / rate + (300 if i < 10 else 22) for i in range(int(rate * seconds))])

@@ -134,7 +134,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             runner.close()
     # the last line: what the load test reads to account for this stage's CPU; `lost`: input records that a
     # recreated topic (a broker restart) dropped before this stage processed them
-    summary = {"stage": args.stage, "processed": processed, "lost": runner.lost_records,
+    summary = {"stage": args.stage, "processed": processed, "batches": runner.batches, "lost": runner.lost_records,
                "cpu_s": time.process_time() - cpu_at_ready}
     print(orjson.dumps(summary).decode())
     return 0

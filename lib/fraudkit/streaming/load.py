@@ -62,6 +62,7 @@ class LoadReport:
     sent_at_ms: list[int] = field(default_factory=list)  # Kafka timestamp of each decided transaction
     decided_at_ms: list[int] = field(default_factory=list)  # and of its decision
     cpu_s: dict[str, float] = field(default_factory=dict)  # by process, the harness's own included
+    batches: dict[str, int] = field(default_factory=dict)  # by stage: polls it handled
 
     def summary(self) -> dict[str, Any]:
         sent_at = np.asarray(self.sent_at_ms, dtype=np.float64) / 1000
@@ -92,6 +93,9 @@ class LoadReport:
             # transaction; the harness's own share is shown beside it, not counted in it
             "cpu_ms_per_tx": self.per_tx(sum(s for name, s in self.cpu_s.items() if name != HARNESS)),
             "cpu_ms_per_tx_by_process": {name: self.per_tx(seconds) for name, seconds in self.cpu_s.items()},
+            # per-batch costs (two service calls in the scorer, a produce request per stage) dominate: a busy
+            # machine makes fewer, larger batches and so less CPU per transaction than a quiet one
+            "tx_per_batch": {name: round(self.produced / count, 1) for name, count in self.batches.items() if count},
             "p99_ms_by_second": self.p99_by_second(sent_at - first_send, latencies),
             "latency_histogram_ms": histogram(latencies),
         }
@@ -175,8 +179,8 @@ def start_stage(settings: Settings, stage: str, batch_size: int = DEFAULT_BATCH_
     raise RuntimeError(f"the {stage} stage did not start (exit {process.poll()})")
 
 
-def stop_stage(process: subprocess.Popen[bytes]) -> float:
-    """Stop a stage; returns the CPU seconds it spent after it was ready (0.0 if it did not say)."""
+def stop_stage(process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """Stop a stage; returns its summary line (CPU seconds after it was ready, records, batches), or {}."""
     process.terminate()
     try:
         output, _ = process.communicate(timeout=15)
@@ -185,17 +189,18 @@ def stop_stage(process: subprocess.Popen[bytes]) -> float:
         output, _ = process.communicate()
     lines = output.decode().strip().splitlines()
     try:
-        return float(orjson.loads(lines[-1])["cpu_s"])
-    except (IndexError, ValueError, KeyError, TypeError):
-        return 0.0
+        summary = orjson.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {}
+    return summary if isinstance(summary, dict) else {}
 
 
 @contextlib.contextmanager
-def running_stages(settings: Settings, batch_size: int, cpu_s: dict[str, float]) -> Iterator[None]:
+def running_stages(settings: Settings, batch_size: int, report: LoadReport) -> Iterator[None]:
     """The aggregator and the scorer running as child processes for the `with` block.
 
-    Each started stage is stopped on the way out (its CPU seconds go into `cpu_s`), also when a later
-    one fails to start: a scorer that does not come up must not leave the aggregator running.
+    Each started stage is stopped on the way out (its CPU seconds and batch count go into `report`), also
+    when a later one fails to start: a scorer that does not come up must not leave the aggregator running.
     """
     stages: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -204,7 +209,9 @@ def running_stages(settings: Settings, batch_size: int, cpu_s: dict[str, float])
         yield
     finally:
         for name, process in stages.items():
-            cpu_s[name] = stop_stage(process)
+            summary = stop_stage(process)
+            report.cpu_s[name] = float(summary.get("cpu_s", 0.0))
+            report.batches[name] = int(summary.get("batches", 0))
 
 
 def service_processes(settings: Settings) -> dict[str, psutil.Process]:
@@ -262,7 +269,7 @@ def _measure(run: Settings, rate: float, seconds: float, batch_size: int, progre
 
     frame = read_transactions(ensure_dataset("cards", run) / "transactions.parquet", limit=int(rate * seconds))
     report = LoadReport(rate=rate, seconds=seconds, batch_size=batch_size)
-    with running_stages(run, batch_size, report.cpu_s):
+    with running_stages(run, batch_size, report):
         services = service_processes(run)
         services_before = {name: cpu_seconds(process) for name, process in services.items()}
         cpu_before = time.process_time()

@@ -207,6 +207,7 @@ class Runner:
         self._lock = self.checkpoints.lock()
         self.progress: dict[int, PartitionProgress] = {}
         self.processed = 0
+        self.batches = 0  # non-empty polls handled: per-batch costs (client calls, requests) follow this count
         self.lost_records = 0  # input records a recreated topic dropped before this stage read them
         self.recovered = False
         self.checkpoint_interval_s = checkpoint_interval_ms / 1000
@@ -412,6 +413,7 @@ class Runner:
             self.progress[partition].next_offset = records[-1].offset + 1
             self._unsaved.add(partition)
             self.processed += len(records)
+        self.batches += 1
 
     def _close_clients(self) -> None:
         with contextlib.suppress(KafkaError, OSError):
