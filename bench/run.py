@@ -12,7 +12,8 @@ Optional keys, which a module may add and older modules need not:
     "plots": [{"kind": "histogram", "title": str, "xlabel": str, "edges": [float], "counts": [int]},
               {"kind": "lines", "title": str, "xlabel": str, "ylabel": str, "x": [float],
                "lines": {label: [float]}}]
-                                  drawn as PNG files next to the report and embedded in the Markdown
+                                  drawn as PNG files next to the report and embedded in the Markdown; an
+                                  optional "target": float draws the target as a dashed line
 run.py adds to every module's object its wall time, exit status and the 1-minute load average sampled
 while it ran, and to the report the machine (cores, memory), the versions of the libraries and the commit,
 so every figure says where and with what it was measured.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -147,11 +149,15 @@ def fmt(value: object) -> str:
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(benchmark, result) pairs of the summary: each module's headline rows, else its rows with a verdict."""
+    """(benchmark, result) pairs of the summary: each module's headline rows, else its rows with a verdict; a
+    module without figures (failed, or nothing to measure) gets a row saying so, so no gap goes unnoticed."""
     rows = []
     for bench in report["benchmarks"]:
         results = bench.get("results", [])
         chosen = [r for r in results if r.get("headline")] or [r for r in results if r.get("met") is not None]
+        if not results:
+            chosen = [{"metric": f"no figures (exit status {bench.get('exit_status')}; see its section)", "value": None,
+                       "unit": "", "target": "", "met": None}]
         rows += [(bench, r) for r in chosen]
     return rows
 
@@ -211,12 +217,12 @@ def draw_plots(report: dict[str, Any], out_dir: Path) -> None:
             figure = Figure(figsize=(6.4, 3.6), layout="constrained")
             axis = figure.subplots()
             if plot["kind"] == "histogram":
-                edges = plot["edges"]
-                axis.stairs(plot["counts"], edges, fill=True)
-                axis.set_ylabel("count")
+                _histogram(axis, plot["edges"], plot["counts"], plot.get("target"))
             else:
                 for label, values in plot["lines"].items():
-                    axis.plot(plot["x"][:len(values)], values, label=label)
+                    axis.plot(plot["x"][:len(values)], values, label=label, marker=".")
+                if plot.get("target") is not None:
+                    axis.axhline(plot["target"], color="grey", linestyle="--", label=f"target {plot['target']:g}")
                 axis.set_ylabel(plot.get("ylabel", ""))
                 axis.legend(fontsize=8)
             axis.set_xlabel(plot.get("xlabel", ""))
@@ -224,6 +230,24 @@ def draw_plots(report: dict[str, Any], out_dir: Path) -> None:
             slug = re.sub(r"[^a-z0-9]+", "-", plot["title"].lower()).strip("-")
             plot["file"] = f"{bench['name']}-{index}-{slug}.png"
             figure.savefig(out_dir / plot["file"], dpi=100)
+
+
+def _histogram(axis: Any, edges: list[float], counts: list[int], target: float | None) -> None:
+    """Counts per bin; a last bin much wider than the others (an overflow bin, "slower than x") is drawn at the
+    common width and labelled with its range, so its area does not dwarf the rest."""
+    widths = [b - a for a, b in itertools.pairwise(edges)]
+    common = sorted(widths)[len(widths) // 2]
+    if len(widths) > 2 and widths[-1] > 2 * common:
+        axis.stairs(counts[:-1], edges[:-1], fill=True)
+        axis.bar(edges[-2], counts[-1], width=common, align="edge", hatch="//", color="tab:red", alpha=0.6,
+                 label=f"{edges[-2]:g} to {edges[-1]:g}")
+    else:
+        axis.stairs(counts, edges, fill=True)
+    if target is not None:
+        axis.axvline(target, color="grey", linestyle="--", label=f"target {target:g}")
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(fontsize=8)
+    axis.set_ylabel("count")
 
 
 def build_report(benchmarks: list[dict[str, Any]], scale: str, out: Path) -> dict[str, Any]:

@@ -49,7 +49,9 @@ def canned_benchmarks() -> list[dict[str, Any]]:
              "target": "report", "met": None, "headline": False},
         ],
         "plots": [
-            {"kind": "histogram", "title": "Decision latency", "xlabel": "ms", "edges": [0, 10, 20, 40], "counts": [5, 9, 2]},
+            # the last bin is an overflow bin (30 ms to the slowest): drawn at the common width
+            {"kind": "histogram", "title": "Decision latency", "xlabel": "ms", "edges": [0, 10, 20, 30, 400],
+             "counts": [5, 9, 2, 1], "target": 25.0},
             {"kind": "lines", "title": "p99 by second", "xlabel": "s", "ylabel": "ms", "x": [1, 2, 3],
              "lines": {"run 1": [50.0, 60.0, 55.0], "run 2": [40.0, 45.0]}},
         ],
@@ -103,7 +105,7 @@ def test_summary_takes_headline_rows_else_rows_with_a_verdict(run: ModuleType, t
     report = run.build_report(canned_benchmarks(), "tiny", tmp_path / "report")
     chosen = [(bench["name"], row["metric"]) for bench, row in run.summary_rows(report)]
     assert chosen == [("streaming_cold", "run 1 p99 latency"), ("endpoint", "one-row p99"),
-                      ("endpoint", "batched throughput")]
+                      ("endpoint", "batched throughput"), ("warehouse", "no figures (exit status 1; see its section)")]
 
 
 def test_summary_markdown_shows_values_baselines_ratios_load_and_the_machine(run: ModuleType, tmp_path: Path) -> None:
