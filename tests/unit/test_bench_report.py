@@ -125,7 +125,8 @@ def test_full_markdown_lists_every_row_and_the_failure(run: ModuleType, tmp_path
     assert "## warehouse" in markdown and "failed (exit 1): boom" in markdown
 
 
-def test_run_one_records_the_module_report_wall_time_and_load(run: ModuleType, tmp_path: Path) -> None:
+def test_run_one_records_the_module_report_wall_time_and_load(run: ModuleType, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "bench_fake.py"
     script.write_text("import json, sys\nprint('progress', file=sys.stderr)\nprint('not the report')\n"
                       "print(json.dumps({'name': 'fake', 'results': [], 'notes': sys.argv[2]}))\n")
@@ -133,6 +134,7 @@ def test_run_one_records_the_module_report_wall_time_and_load(run: ModuleType, t
     assert report["name"] == "fake" and report["notes"] == "tiny" and report["exit_status"] == 0
     assert report["wall_seconds"] > 0
     assert set(report["load_average"]) == {"min", "max", "mean"}
+    assert "    progress\n" in capsys.readouterr().err  # the module's progress is relayed as it runs
 
 
 def test_run_one_turns_a_crash_or_a_timeout_into_a_failed_entry(run: ModuleType, tmp_path: Path) -> None:
