@@ -110,14 +110,19 @@ def engine_input(df: pl.DataFrame, feature_set: FeatureSet) -> pl.DataFrame:
 
 
 # a few cards, minutes around the 10-minute edge, millisecond nudges: ties and exact edges are common
-card_streams = st.lists(
+_stream = st.lists(
     st.tuples(
-        st.integers(0, 3).map(card_number),
+        st.integers(0, 3),
         st.builds(lambda m, nudge: CARD_BASE + m * MINUTE + nudge * MS, st.integers(0, 25), st.sampled_from([0, 0, 1])),
         st.integers(1, 100_000).map(lambda cents: cents / 100),
     ),
     min_size=1,
-    max_size=60,
+    max_size=40,
+)
+# many independent streams in one example (each on cards of its own): one engine run checks them all
+card_streams = st.lists(_stream, min_size=8, max_size=8).map(
+    lambda streams: [(card_number(10 * i + card), moment, amount)
+                     for i, stream in enumerate(streams) for card, moment, amount in stream]
 )
 
 

@@ -111,8 +111,9 @@ def test_late_rows_are_the_aggregators_and_the_records_are_the_same(flink_run: F
     assert [r[2] for r in flink_records] == pytest.approx([r[2] for r in python_records], abs=1e-9, rel=0)
 
 
-# each example starts a Flink job (about 20 s): two fixed (derandomized) examples of many rows; no
-# shrinking, which would start dozens more (the failing example is printed as drawn)
+# each example starts a Flink job (about 20 s): two fixed (derandomized) examples of
+# eight streams each (Hypothesis draws the simplest first, then a random one); no shrinking,
+# which would start dozens more (the failing example is printed as drawn)
 @settings(max_examples=2, deadline=None, derandomize=True, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
 @given(card_streams)
 def test_compute_features_on_flink_keeps_rows_and_equals_polars(rows: list[tuple[str, dt.datetime, float]]) -> None:

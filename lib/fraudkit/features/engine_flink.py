@@ -64,24 +64,20 @@ def _stream_file(df: pl.DataFrame, feature_set: FeatureSet, path: Path, in_event
     return frame
 
 
-def _read_frame(path: Path, columns: list[tuple[str, str]], keys_are_text: bool) -> pl.DataFrame:
+_POLARS_TYPES = {"BIGINT": pl.Int64, "INT": pl.Int64, "DOUBLE": pl.Float64}
+
+
+def _read_frame(path: Path, columns: list[tuple[str, str]], timestamp: str) -> pl.DataFrame:
     """A sink directory's CSV rows; Flink writes times with as few fraction digits as needed."""
     files = sorted(p for p in path.glob("*") if p.is_file() and not p.name.startswith("."))
-    names = [name for name, _ in columns]
+    schema = {name: _POLARS_TYPES.get(kind, pl.String) for name, kind in columns}
     if not files:
-        return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
-    schema = {name: pl.String if kind in ("STRING", "TIMESTAMP(3)") else (pl.Float64 if kind == "DOUBLE" else pl.Int64)
-              for name, kind in columns}
-    if not keys_are_text:
-        schema[names[0]] = pl.Int64
-    frame = pl.concat([pl.read_csv(f, has_header=False, new_columns=names, schema=schema) for f in files])
-    ts = names[1]
-    text = pl.col(ts)
-    millis = text.str.slice(20).str.pad_end(3, "0").str.slice(0, 3)
-    moment = text.str.slice(0, 19).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us") + pl.duration(
-        milliseconds=pl.when(millis == "000").then(0).otherwise(millis.str.replace("^0+", "").cast(pl.Int64))
-    )
-    return frame.with_columns(moment.alias(ts))
+        return pl.DataFrame(schema=schema)
+    frame = pl.concat([pl.read_csv(f, has_header=False, new_columns=list(schema), schema=schema) for f in files])
+    text = pl.col(timestamp)
+    millis = text.str.slice(20).str.pad_end(3, "0").str.slice(0, 3).cast(pl.Int64)
+    moment = text.str.slice(0, 19).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us") + pl.duration(milliseconds=millis)
+    return frame.with_columns(moment.alias(timestamp))
 
 
 def compute_many(tasks: list[tuple[pl.DataFrame, FeatureSet]], lateness: timedelta | None = None,
@@ -111,12 +107,12 @@ def compute_many(tasks: list[tuple[pl.DataFrame, FeatureSet]], lateness: timedel
                                          "lateness_ms": lateness // timedelta(milliseconds=1)}))
         run.report = run_job(["-m", "fraudkit.features.flink_job", "--spec", str(spec_path)])
         for task, frame, (_, feature_set) in zip(jobs, frames, tasks, strict=True):
-            late = _read_frame(Path(task.output) / "late", task.columns, True)
+            late = _read_frame(Path(task.output) / "late", task.columns, feature_set.timestamp)
             run.late.append(sorted(int(r) for r in late[ROW].to_list()))
             features = frame.select(ROW, *feature_set.keys, feature_set.timestamp, *feature_set.value_columns)
             for (key, window), members in feature_set.frames().items():
                 columns = flink_job.frame_sink_columns(task, key, window, members)
-                output = _read_frame(Path(flink_job.frame_output(task, key, window)), columns, frame.schema[key] == pl.String)
+                output = _read_frame(Path(flink_job.frame_output(task, key, window)), columns, feature_set.timestamp)
                 output = output.unique(subset=[key, feature_set.timestamp], keep="first")
                 if not window.delay:  # every undelayed frame carries the flags: keep the first one's
                     output = output.drop([f.name for f in feature_set.flags if f.name in features.columns])
