@@ -26,10 +26,14 @@ RUNS = 3
 P99_TARGET_MS, CPU_TARGET_MS = 100.0, 0.8
 
 
-def command(*args: str, timeout: float) -> str:
-    """Run `python -m fraudkit.<args>` as a user would; its stdout (stderr passes through as progress)."""
-    done = subprocess.run([sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True, timeout=timeout, check=True)
-    return done.stdout
+def command(*args: str, timeout: float, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `python -m fraudkit.<args>` as a user would; stdout kept, stderr kept too (and shown) on failure."""
+    done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode:
+        log(done.stderr[-3000:])
+        if check:
+            raise SystemExit(f"python -m {' '.join(args)} failed (exit {done.returncode})")
+    return done
 
 
 def plots(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -57,16 +61,19 @@ def main() -> None:
     scale = ["--scale", "tiny" if args.scale == "tiny" else "small"]
     log("services down, then the demo")
     command("fraudkit.services", "down", timeout=120)
-    command("fraudkit.streaming", "demo", "--quiet", *scale, timeout=600)
+    # a failed demo is a finding of its own: recorded, and the load runs still follow
+    demo = command("fraudkit.streaming", "demo", "--quiet", *scale, timeout=600, check=False)
+    demo_error = demo.stderr.strip().splitlines()[-1] if demo.returncode and demo.stderr.strip() else ""
     runs = []
     for run in range(RUNS):
         log(f"load run {run + 1}: {RATE} tx/s for {seconds} s")
         output = command("fraudkit.streaming", "load", "--rate", str(RATE), "--seconds", str(seconds), "--json",
-                         *scale, timeout=seconds * 10 + 300)
+                         *scale, timeout=seconds * 10 + 300).stdout
         runs.append(json.loads(output.strip().splitlines()[-1]))
         log(json.dumps(runs[-1]))
     warm = runs[-1]
-    results = []
+    results = [result(f"demo after services down{': ' + demo_error if demo_error else ''}",
+                      float(demo.returncode == 0), "bool", "runs to the end", demo.returncode == 0)]
     for i, run in enumerate(runs):
         baseline = warm if i < RUNS - 1 else {}
         results += [
