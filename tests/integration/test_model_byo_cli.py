@@ -29,7 +29,7 @@ def evaluate(tmp_path: Path, kind: str, source: Path, *extra: str) -> subprocess
 
 
 def test_handbook_csv_in_upper_case(tmp_path: Path) -> None:
-    transactions = handbook.generate(customers=120, terminals=240, days=60, seed=5)["transactions"]
+    transactions = handbook.generate(customers=300, terminals=600, days=60, seed=3)["transactions"]
     source = tmp_path / "TRANSACTIONS.csv"
     transactions.rename(str.upper).write_csv(source)
     done = evaluate(tmp_path, "handbook", source, "--prequential")

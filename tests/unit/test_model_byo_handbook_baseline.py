@@ -113,3 +113,26 @@ def test_chapter3_scores_better_than_chance_and_is_seeded(generated: pl.DataFram
     assert hb.chapter3(df, test_start)["average_precision"] == first["average_precision"]
     assert set(HANDBOOK_MODEL_FEATURES) <= set(df.columns)
     assert np.isfinite(df[HANDBOOK_MODEL_FEATURES].to_numpy()).all()
+
+
+def test_chapter5_chooses_on_validation_and_tests_only_the_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per metric the first setting with the best mean validation figure; the test folds are trained only for
+    the chosen settings, so no test figure can inform a choice."""
+    validation_means = {0: (0.80, 0.60, 0.20), 1: (0.90, 0.50, 0.25), 2: (0.90, 0.65, 0.25)}
+    grid = tuple({"learning_rate": 0.3, "max_depth": 3, "n_estimators": n} for n in (1, 2, 3))
+    calls: list[tuple[str, int]] = []
+
+    def figures(df: object, folds: list[hb.Fold], settings: dict[str, float]) -> dict[str, dict[str, float]]:
+        index = grid.index(settings)
+        kind = "test" if folds[0].train_start > dt.datetime(2018, 7, 20) else "validation"
+        calls.append((kind, index))
+        means = validation_means[index] if kind == "validation" else (0.1 * index,) * 3
+        return {metric: {"mean": mean, "std": 0.0} for metric, mean in zip(hb.METRICS, means, strict=True)}
+
+    monkeypatch.setattr(hb, "CHAPTER5_GRID", grid)
+    monkeypatch.setattr(hb, "fold_figures", figures)
+    result = hb.chapter5(None, dt.datetime(2018, 8, 8))  # type: ignore[arg-type]
+    chosen = {metric: grid.index(result["chosen"][metric]["settings"]) for metric in hb.METRICS}
+    assert chosen == {"roc_auc": 1, "average_precision": 2, "card_precision_at_100": 1}  # ties: the first
+    assert [c for c in calls if c[0] == "test"] == [("test", 1), ("test", 2)]
+    assert result["roc_auc"] == pytest.approx(0.1) and result["average_precision"] == pytest.approx(0.2)
