@@ -84,3 +84,11 @@ def test_bad_files_end_in_one_line_and_write_nothing(tmp_path: Path) -> None:
         assert len(lines) == 1 and "argument --input:" in lines[0] and needle in lines[0], lines
         assert "Traceback" not in done.stderr
         assert not (tmp_path / "out").exists() and not (tmp_path / "state").exists()
+
+
+def test_threads_must_be_positive(tmp_path: Path) -> None:
+    source = tmp_path / "t.csv"
+    source.write_text("x\n1\n")
+    done = evaluate(tmp_path, "handbook", source, "--threads", "0")
+    assert done.returncode == 2 and "argument --threads" in done.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
