@@ -2,7 +2,9 @@
 
 The test period is never seen by training, early stopping or the choice of threshold. For the
 handbook data the Handbook's protocol also applies: test transactions of customers already known to be
-compromised (fraud labels available before that test day, given the delay) are left out.
+compromised (fraud labels available before that test day, given the delay) are left out, and the report
+holds the Handbook's own baseline reproduced on the same rows (model.handbook_comparison). The data is the
+generated data set, or transactions a user brings (model.inputs), whose own dates decide the split.
 """
 
 from __future__ import annotations
