@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fraudkit.aws.package import PackageError
 from fraudkit.features.engines_venv import ensure_engines_venv, java_home
+from fraudkit.streaming.flink_app import package
 from fraudkit.streaming.flink_app.package import MODULES, stage
 from fraudkit.streaming.records import (
     COUNT_FEATURE,
@@ -76,3 +79,27 @@ def test_features_messages_are_the_aggregators(app_output: tuple[list[dict[str, 
     assert sorted(int(m["tid"]) for m in dead) == rejected
     assert {m["reason"] for m in dead} == {"event_time is behind the watermark (too late)"}
 
+
+
+def test_packaging_names_the_jars_to_fetch_when_it_cannot_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def offline(url: str, timeout: float) -> None:
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(package.urllib.request, "urlopen", offline)
+    with pytest.raises(PackageError) as failure:
+        package.fetch_jars(tmp_path / "jars")
+    message = str(failure.value)
+    assert "\n" not in message and str(tmp_path / "jars") in message
+    assert all(name in message for name in package.JARS)
+
+
+def test_the_zip_carries_the_jars_put_in_place_by_hand(tmp_path: Path) -> None:
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    for name in package.JARS:
+        (jars / name).write_bytes(b"jar")
+    first = package.build(tmp_path / "one", jars)
+    with zipfile.ZipFile(first) as archive:
+        names = set(archive.namelist())
+    assert {"main.py", "app_config.json", *MODULES, *(f"lib/{name}" for name in package.JARS)} <= names
+    assert first.read_bytes() == package.build(tmp_path / "two", jars).read_bytes(), "the same inputs give the same bytes"

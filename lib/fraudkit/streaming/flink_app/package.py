@@ -38,8 +38,9 @@ MODULES = (
 DOWNLOAD_TIMEOUT_S = 20
 
 
-def fetch_jars(jar_dir: Path = JAR_DIR) -> list[Path]:
-    """The connector jars in `jar_dir`, downloading the missing ones; PackageError naming any that fail."""
+def fetch_jars(jar_dir: Path | None = None) -> list[Path]:
+    """The connector jars in `jar_dir` (default JAR_DIR), downloading the missing ones; PackageError naming any that fail."""
+    jar_dir = JAR_DIR if jar_dir is None else jar_dir
     jar_dir.mkdir(parents=True, exist_ok=True)
     missing = []
     for name, url in JARS.items():
@@ -91,9 +92,9 @@ def stage(app_dir: Path, jars: list[Path]) -> Path:
     return app_dir
 
 
-def build(out: Path) -> Path:
+def build(out: Path, jar_dir: Path | None = None) -> Path:
     """The application zip in `out` (reproducible bytes); PackageError when the jars cannot be had."""
-    jars = fetch_jars()
+    jars = fetch_jars(jar_dir)
     app_dir = stage(out / "flink-app", jars)
     destination = out / APP_ZIP
     write_zip(app_dir, destination)
