@@ -23,9 +23,17 @@ PIP_INSTALL = ["-m", "pip", "install", "-qq", "--disable-pip-version-check", "--
 
 
 def pins(path: Path) -> list[str]:
-    """The requirement lines of a lock, markers kept, comments and blank lines dropped."""
-    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line]
+    """The requirement lines of a lock, markers kept, comments and blank lines dropped, the locks it
+    includes (`-r other.txt`, as the development lock includes the runtime one) read in its place."""
+    found: list[str] = []
+    for line in (raw.split("#")[0].strip() for raw in path.read_text().splitlines()):
+        if line.startswith(("-r ", "--requirement ")):
+            found += pins(path.parent / line.split(maxsplit=1)[1])
+        elif line.startswith("-"):
+            raise SystemExit(f"{path}: option line {line!r} is not supported by {Path(__file__).name}")
+        elif line:
+            found.append(line)
+    return found
 
 
 def name_of(pin: str) -> str:

@@ -1,10 +1,12 @@
 """The two README commands rest on `make setup`: it must be a no-op once the venv matches the lock."""
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -63,3 +65,31 @@ def test_state_and_generated_data_are_ignored_by_git() -> None:
     for path in (".fraudkit/x.parquet", ".venv/x", "build/x.html"):
         proc = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
         assert proc.returncode == 0, f"{path} is not git-ignored"
+
+
+def _install_lock() -> ModuleType:
+    """tools/install_lock.py (a script, not a package module)."""
+    spec = importlib.util.spec_from_file_location("install_lock", ROOT / "tools" / "install_lock.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_installer_reads_every_pin_of_both_locks_and_installs_pip_apart() -> None:
+    install_lock = _install_lock()
+    runtime = install_lock.pins(ROOT / "requirements.txt")
+    development = install_lock.pins(ROOT / "requirements-dev.txt")  # includes the runtime lock with -r
+    assert set(runtime) < set(development)
+    assert not [pin for pin in development if pin.startswith("-")]
+    names = [install_lock.name_of(pin) for pin in development]
+    assert "pip" in names and "setuptools" in names and "xgboost-cpu" in names
+    # a marker stays with its pin, so pip evaluates it for the interpreter at hand
+    assert all(";" not in pin or "python_version" in pin or "sys_platform" in pin for pin in development)
+
+
+def test_the_installer_refuses_lock_options_it_would_drop(tmp_path: Path) -> None:
+    lock = tmp_path / "lock.txt"
+    lock.write_text("--index-url https://example.invalid/simple\nsix==1.17.0\n")
+    with pytest.raises(SystemExit, match="index-url"):
+        _install_lock().pins(lock)
