@@ -24,8 +24,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from fraudkit.aws.package import PackageError
+from fraudkit.aws.package import DEFAULT_OUT, PackageError, sha256_of
+from fraudkit.aws.stack import outputs_by_key
 from fraudkit.config import Settings
+from fraudkit.streaming.flink_app.package import APP_ZIP
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "cloudformation"
 BOOTSTRAP_TEMPLATE = TEMPLATE_DIR / "bootstrap.yaml"
@@ -34,6 +36,7 @@ TEMPLATE_BODY_LIMIT = 51_200  # CreateChangeSet's TemplateBody maximum, in bytes
 CAPABILITIES = ["CAPABILITY_IAM"]  # the templates create roles and policies without fixed names
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 PLACEHOLDER = "created-by-the-bootstrap-stack"  # parameter values a dry run cannot know yet
+DEFAULT_FLINK_APP = DEFAULT_OUT / APP_ZIP  # `make package` builds it where its Maven jars can be had
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
 # (stack, logical id) of the versioned buckets destroy empties, main stack first
 BUCKETS = (("main", "DataBucket"), ("bootstrap", "ArtifactsBucket"), ("bootstrap", "AccessLogBucket"))
@@ -187,14 +190,12 @@ def _discard(stacks: Stacks, stack: str, change_set: str, kind: str) -> None:
 
 def code_key(zip_path: Path) -> str:
     """The zip's S3 key, named by its SHA-256: a new key is what makes CloudFormation update the code."""
-    from fraudkit.aws.package import sha256_of
-
     return f"lambda/fraudkit-lambda-{sha256_of(zip_path)[:16]}.zip"
 
 
-def upload_code(stacks: Stacks, bucket: str, zip_path: Path) -> str:
-    """Upload the zip unless that key is already there; its key."""
-    key = code_key(zip_path)
+def upload_code(stacks: Stacks, bucket: str, zip_path: Path, key: str | None = None) -> str:
+    """Upload the zip (to `key`, default `code_key`) unless that key is already there; its key."""
+    key = key or code_key(zip_path)
     try:
         stacks.s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
@@ -210,8 +211,10 @@ def deploy(
     parameters: dict[str, str] | None = None,
     dry_run: bool = False,
     say: Callable[[str], None] = print,
+    flink_app: Path | None = None,
 ) -> None:
-    """Bootstrap stack, code upload, main stack; `code` is a built zip (default: build it now)."""
+    """Bootstrap stack, code upload, main stack; `code` is a built zip (default: build it now). Then,
+    on AWS, the Managed Flink aggregator when its zip (`flink_app`, default `make package`'s) exists."""
     if code is None:  # first, so a package that cannot be built changes nothing in the account
         from fraudkit.aws.package import build
 
@@ -226,10 +229,38 @@ def deploy(
     key = code_key(code) if dry_run else upload_code(stacks, artifacts, code)
     main_parameters = {"CodeBucket": artifacts, "CodeKey": key, "AccessLogBucket": logs, **(parameters or {})}
     deploy_stack(stacks, stacks.main, MAIN_TEMPLATE, main_parameters, dry_run, say)
-    if not dry_run:
-        outputs = stacks.cloudformation.describe_stacks(StackName=stacks.main)["Stacks"][0].get("Outputs", [])
-        for output in outputs:
-            say(f"  {output['OutputKey']} = {output['OutputValue']}")
+    if dry_run:
+        return
+    flink = flink_parameters(stacks, settings.client("kafka"), artifacts, flink_app or DEFAULT_FLINK_APP, say)
+    if flink:
+        deploy_stack(stacks, stacks.main, MAIN_TEMPLATE, {**main_parameters, **flink}, dry_run, say)
+    outputs = stacks.cloudformation.describe_stacks(StackName=stacks.main)["Stacks"][0].get("Outputs", [])
+    for output in outputs:
+        say(f"  {output['OutputKey']} = {output['OutputValue']}")
+
+
+def flink_parameters(
+    stacks: Stacks, kafka: Any, artifacts: str, app: Path, say: Callable[[str], None]
+) -> dict[str, str]:
+    """FlinkAppKey and FlinkBootstrapServers for the Managed Flink aggregator, or {} (saying why).
+
+    The application needs the cluster's brokers, which CloudFormation does not return: they are read
+    once the cluster exists (kafka:GetBootstrapBrokers) and the main stack is updated with them.
+    """
+    outputs = outputs_by_key(stacks.cloudformation.describe_stacks(StackName=stacks.main)["Stacks"][0])
+    cluster = outputs.get("MskClusterArn")
+    if not cluster:  # the local-account variant has no MSK
+        return {}
+    if not app.is_file():
+        say(f"no Managed Flink application at {app} (make package builds it where Maven Central is reachable): "
+            "the stream aggregator is not deployed; run `python -m fraudkit.streaming run --stage aggregator "
+            "--backend aws` inside the VPC, or package and deploy again")
+        return {}
+    brokers = kafka.get_bootstrap_brokers(ClusterArn=cluster).get("BootstrapBrokerStringSaslIam")
+    if not brokers:
+        raise DeployError(f"MSK cluster {cluster} has no brokers with IAM authentication for the Flink application")
+    key = upload_code(stacks, artifacts, app, f"flink/fraudkit-flink-app-{sha256_of(app)[:16]}.zip")
+    return {"FlinkAppKey": key, "FlinkBootstrapServers": brokers}
 
 
 def empty_bucket(s3: Any, bucket: str) -> int:
@@ -316,6 +347,11 @@ def main(argv: list[str] | None = None, ask: Callable[[str], str] = input) -> in
         "--code", type=Path, help="an already built Lambda zip (default: build it with make package)"
     )
     up.add_argument(
+        "--flink-app", type=Path,
+        help=f"the Managed Flink aggregator's zip (default: {DEFAULT_FLINK_APP.relative_to(DEFAULT_OUT.parents[1])} "
+        "if make package built it; without it the aggregator is not deployed)",
+    )
+    up.add_argument(
         "--parameter",
         action="append",
         default=[],
@@ -328,7 +364,7 @@ def main(argv: list[str] | None = None, ask: Callable[[str], str] = input) -> in
     settings = Settings.load(backend="aws")
     try:
         if args.command == "deploy":
-            deploy(settings, args.code, _parameters(args.parameter), args.dry_run)
+            deploy(settings, args.code, _parameters(args.parameter), args.dry_run, flink_app=args.flink_app)
             return 0
         if not args.yes:
             question = (
