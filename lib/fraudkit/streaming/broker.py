@@ -85,13 +85,17 @@ def _admin(settings: Settings) -> Any:
 
 
 def pipeline_partitions(settings: Settings) -> int:
-    """How many partitions the pipeline's topics get: one on the kit's own broker (the local backend
-    without configured bootstrap servers), DEFAULT_PARTITIONS on any other Kafka (MSK, a user's cluster),
-    where partitions spread the stages over Lambda invocations or consumers."""
+    """How many partitions the pipeline's topics get: one on the local backend, DEFAULT_PARTITIONS on AWS
+    (MSK), where partitions spread the stages over Lambda invocations.
+
+    Decided by the backend alone, not by which broker the settings name: every process of one pipeline
+    (the command that creates the topics, the stage processes that recreate them after a broker restart,
+    which get the broker's address as FRAUDKIT_BOOTSTRAP_SERVERS) must give a topic the same count, or a
+    stage reads partitions that its outputs do not have.
+    """
     from fraudkit.services import BROKER
 
-    own_broker = BROKER in settings.provider.local_services and not settings.bootstrap_servers
-    return KIT_BROKER_PARTITIONS if own_broker else DEFAULT_PARTITIONS
+    return KIT_BROKER_PARTITIONS if BROKER in settings.provider.local_services else DEFAULT_PARTITIONS
 
 
 def create_topics(settings: Settings, partitions: int | None = None) -> list[str]:
