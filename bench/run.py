@@ -206,9 +206,10 @@ def _table(rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
     out = ["| benchmark | figure | value | baseline (same run) | ratio | target | met | load |",
            "|---|---|---|---|---|---|---|---|"]
     for bench, r in rows:
-        unit = f" {r['unit']}" if r.get("unit") else ""
+        unit = f" {r['unit']}" if r.get("unit") and r["unit"] != "bool" else ""
+        value = fmt(bool(r["value"])) if r.get("unit") == "bool" else f"{fmt(r['value'])}{unit}"
         baseline = f"{fmt(r.get('baseline'))}{unit}" if r.get("baseline") is not None else ""
-        out.append(f"| {bench['name']} | {r['metric']} | {fmt(r['value'])}{unit} | {baseline} | {fmt(r.get('ratio'))}"
+        out.append(f"| {bench['name']} | {r['metric']} | {value} | {baseline} | {fmt(r.get('ratio'))}"
                    f" | {r.get('target', '')} | {fmt(r.get('met'))} | {_load(bench)} |")
     return out
 
