@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -39,10 +40,12 @@ def recent_record(path: Path) -> dict[str, Any] | None:
 
 
 def run_workshop(scale: str) -> dict[str, Any]:
-    """A fresh workshop run's record (its notebooks' progress lines go to stderr)."""
+    """A fresh workshop run's record (its notebooks' progress lines go to stderr). It runs on a state directory
+    of its own: its last notebook, 99_cleanup, deletes the state directory, which must not be the user's."""
     out = Path(tempfile.mkdtemp(prefix="fraudkit-bench-workshop-"))
+    env = {**os.environ, "FRAUDKIT_STATE_DIR": str(out / "state")}
     subprocess.run([sys.executable, "-m", "fraudkit.workshop", "--scale", scale, "--out", str(out)],
-                   stdout=sys.stderr, check=False)
+                   stdout=sys.stderr, env=env, check=False)
     record = recent_record(out / "workshop.json")
     if record is None:
         raise SystemExit(f"the workshop wrote no record into {out}")
