@@ -72,6 +72,9 @@ STREAM_FROM, CLEANUP_FROM = "05", "99"
 REPO = Path(__file__).resolve().parents[3]
 
 
+LOCAL_PARAMETERS = {"LocalAccount": "true"}  # the stack's variant for what moto can create
+
+
 class LocalAccountError(RuntimeError):
     """The local account cannot serve the run; the message says what is missing."""
 
@@ -205,16 +208,62 @@ def placeholder_code(path: Path) -> Path:
     return path
 
 
-def template_outputs(template: Path) -> dict[str, bool]:
-    """The template's outputs: name -> whether it exists in the local variant (no Condition: IsAws)."""
+def _load_template(template: Path) -> dict[str, Any]:
+    """The template with CloudFormation's short-form tags as their long forms (!Ref x -> {"Ref": x})."""
     import yaml
 
     class Loader(yaml.SafeLoader):
-        """Reads CloudFormation's short-form tags (!Ref, !GetAtt ...) as plain values."""
+        """Reads !Ref, !Condition and the !Fn tags as the mappings they stand for."""
 
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    outputs = yaml.load(template.read_text(), Loader=Loader)["Outputs"]
-    return {name: body.get("Condition") != "IsAws" for name, body in outputs.items()}
+    def long_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+        return {name: value}
+
+    Loader.add_multi_constructor("!", long_form)
+    loaded: dict[str, Any] = yaml.load(template.read_text(), Loader=Loader)
+    return loaded
+
+
+def _holds(condition: str, template: dict[str, Any], parameters: dict[str, str]) -> bool:
+    """Whether a template condition is true for `parameters` (the rest at their defaults)."""
+
+    def value(item: Any) -> Any:
+        if isinstance(item, dict) and "Ref" in item:
+            name = item["Ref"]
+            return parameters.get(name, template["Parameters"][name].get("Default"))
+        return item
+
+    def true(expression: dict[str, Any]) -> bool:
+        ((function, argument),) = expression.items()
+        if function == "Condition":
+            return true(template["Conditions"][argument])
+        if function == "Fn::Equals":
+            return bool(value(argument[0]) == value(argument[1]))
+        if function == "Fn::Not":
+            return not true(argument[0])
+        if function == "Fn::And":
+            return all(true(part) for part in argument)
+        if function == "Fn::Or":
+            return any(true(part) for part in argument)
+        raise LocalAccountError(f"condition function {function} is not understood by the local account")
+
+    return true(template["Conditions"][condition])
+
+
+def template_outputs(template: Path) -> dict[str, bool]:
+    """The template's outputs: name -> whether the local variant (LocalAccount=true, other parameters at
+    their defaults) has it."""
+    loaded = _load_template(template)
+    return {
+        name: "Condition" not in body or _holds(body["Condition"], loaded, LOCAL_PARAMETERS)
+        for name, body in loaded["Outputs"].items()
+    }
 
 
 def check_outputs(stack: dict[str, Any], template: Path, bootstrap_servers: str) -> list[str]:
@@ -229,12 +278,17 @@ def check_outputs(stack: dict[str, Any], template: Path, bootstrap_servers: str)
     if missing:
         raise LocalAccountError(f"stack {stack['StackName']} lacks output(s) {', '.join(missing)}")
     left_out = sorted(name for name, kept in declared.items() if not kept)
-    if left_out != ["MskClusterArn"]:
-        raise LocalAccountError(f"the local variant leaves out {left_out}; the harness supplies MskClusterArn only")
+    read_by_the_kit = [name for name in left_out if name in (*REQUIRED_OUTPUTS, "MskClusterArn")]
+    if read_by_the_kit != ["MskClusterArn"]:
+        raise LocalAccountError(
+            f"the local variant leaves out {read_by_the_kit}; the harness supplies MskClusterArn only"
+        )
+    optional = [name for name in left_out if name != "MskClusterArn"]
     return [
         f"stack outputs present: {', '.join(sorted(found))}",
         f"left out by LocalAccount=true: MskClusterArn; supplied: FRAUDKIT_BOOTSTRAP_SERVERS={bootstrap_servers}"
         " (the kit's broker), FRAUDKIT_KAFKA_SECURITY_PROTOCOL=PLAINTEXT",
+        *([f"left out, AWS only and optional: {', '.join(optional)}"] if optional else []),
     ]
 
 
@@ -332,7 +386,8 @@ def run(out: Path, scale: str = "tiny", seed: int = 42) -> dict[str, Any]:
 
         log.phase = "deploy"
         code = placeholder_code(out / "placeholder-lambda.zip")
-        _kit("fraudkit.aws.deploy", "deploy", "--code", str(code), "--parameter", "LocalAccount=true", env=env)
+        local = [f"{key}={value}" for key, value in LOCAL_PARAMETERS.items()]
+        _kit("fraudkit.aws.deploy", "deploy", "--code", str(code), *[f"--parameter={pair}" for pair in local], env=env)
         import boto3
 
         cloudformation: Any = boto3.client(
