@@ -6,14 +6,10 @@ as they are, since conda hands the pip section to pip.
 
 from pathlib import Path
 
+from install_lock import pins  # the same reading of a lock that `make setup` installs from
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON_RANGE = ">=3.11,<3.14"  # pyproject.toml's requires-python
-
-
-def pins(path: Path) -> list[str]:
-    """The requirement lines of a pip lock, without comments and blank lines."""
-    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line]
 
 
 def main() -> None:
