@@ -18,14 +18,17 @@ from fraudkit.features import card_ratios, compute_card_features
 from fraudkit.featurestore.online import get_record
 from fraudkit.model import card_threshold
 from fraudkit.streaming.aggregator import AggregatorStage
+from fraudkit.streaming.broker import create_topics
 from fraudkit.streaming.demo import run_demo
 from fraudkit.streaming.ingest import AggregateWriter
-from fraudkit.streaming.kafka_clients import make_producer
+from fraudkit.streaming.kafka_clients import client_config, make_producer
 from fraudkit.streaming.load import load_settings, run_load, stage_environment
 from fraudkit.streaming.pipeline import Pipeline, latest_week_features, make_stage, prepare
 from fraudkit.streaming.producer import produce
 from fraudkit.streaming.records import COUNT_FEATURE, MEAN_FEATURE, Transaction, encode_json, to_micros
 from fraudkit.streaming.runner import Runner, RunnerBusy, checkpoint_dir
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
 
 from tests.fixtures.streaming import (
     checkpointed,
@@ -180,6 +183,34 @@ def test_replay_from_an_older_checkpoint_writes_nothing_twice(topics: Settings) 
     assert run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0) == 500, "the second half is replayed"
     keys = [(m["tid"], m["revision"]) for m in read_all(topics, topics.features_topic)]
     assert len(keys) == len(set(keys)) and {tid for tid, _ in keys} == set(data["tid"])
+
+
+def test_outputs_reach_topics_with_fewer_partitions_than_the_input_once(stream: Settings) -> None:
+    """A broker that auto-creates topics (tansu always does) gives a topic its own default count when a client
+    reconnecting after a restart asks for it before the kit creates it: here the input has four partitions and
+    the outputs one. Every input partition's outputs still arrive, once, also after a replay."""
+    settings = load_settings(stream, uuid.uuid4().hex[:8])
+    admin = KafkaAdminClient(**client_config(settings))
+    try:
+        admin.create_topics([NewTopic(settings.transactions_topic, num_partitions=4, replication_factor=1)])
+    finally:
+        admin.close()
+    create_topics(settings, partitions=1)  # keeps the input as it is
+    data = history(settings, 1000)
+    produce(settings, data.head(500))
+    run_until_idle(settings, make_stage(settings, "aggregator"), idle_s=1.0)
+    older = {path: path.read_bytes() for path in checkpoint_dir(settings).glob(f"aggregator-{settings.transactions_topic}-*")}
+    assert len(older) == 4, "one checkpoint per input partition"
+    produce(settings, data.slice(500))
+    run_until_idle(settings, make_stage(settings, "aggregator"), idle_s=1.0)
+    for path, content in older.items():  # as if the stage had crashed before its last checkpoints
+        path.write_bytes(content)
+    assert run_until_idle(settings, make_stage(settings, "aggregator"), idle_s=1.0) == 500, "the second half is replayed"
+    keys = [(m["tid"], m["revision"]) for m in read_all(settings, settings.features_topic)]
+    assert len(keys) == len(set(keys)) and {tid for tid, _ in keys} == set(data["tid"])
+    run_until_idle(settings, make_stage(settings, "scorer"), idle_s=1.0)
+    decisions = [d["tid"] for d in read_all(settings, settings.decisions_topic)]
+    assert len(decisions) == len(set(decisions)) and set(decisions) == set(data["tid"])
 
 
 def test_lambda_handlers_take_msk_events_and_write_to_kafka(topics: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -160,10 +160,11 @@ def wait_for_decisions(settings: Settings, wanted: set[str], timeout_s: float = 
 
 
 def stage_summary(process: subprocess.Popen[bytes]) -> tuple[dict[str, Any], str]:
-    """Stop a `run` process; its final summary line and what it logged."""
+    """Stop a `run` process; its final summary line (empty if it printed none) and what it logged."""
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
-    return orjson.loads(out.strip().splitlines()[-1]), err.decode(errors="replace")
+    lines = out.strip().splitlines()
+    return (orjson.loads(lines[-1]) if lines else {}), err.decode(errors="replace")
 
 
 def test_broker_restart_mid_stream_recovers_and_reports_it(own_services: Settings) -> None:
@@ -176,7 +177,7 @@ def test_broker_restart_mid_stream_recovers_and_reports_it(own_services: Setting
     stages = {name: start_stage(settings, name, stderr=subprocess.PIPE) for name in ("aggregator", "scorer")}
     try:
         produce(settings, before)
-        assert set(before["tid"]) <= wait_for_decisions(settings, set(before["tid"])).keys()
+        decided_before = wait_for_decisions(settings, set(before["tid"]))
         port = int(settings.kafka_bootstrap_servers.rsplit(":", 1)[1])
         produce(settings, during)
         assert broker.stop(settings.state_dir)
@@ -184,10 +185,13 @@ def test_broker_restart_mid_stream_recovers_and_reports_it(own_services: Setting
         create_topics(settings)
         produce(settings, after)
         decided_after = wait_for_decisions(settings, set(after["tid"]))
-        assert set(after["tid"]) == decided_after.keys(), "all new traffic is decided, once (the old topic is gone)"
-        assert all(process.poll() is None for process in stages.values()), "no stage died"
+        died = [name for name, process in stages.items() if process.poll() is not None]
     finally:
         summaries = {name: stage_summary(process) for name, process in stages.items()}
+    logs = "".join(f"\n--- {name} logged:\n{log}" for name, (_, log) in summaries.items())
+    assert set(before["tid"]) <= decided_before.keys(), f"traffic before the restart is decided{logs}"
+    assert set(after["tid"]) == decided_after.keys(), f"all new traffic is decided, once (the old topic is gone){logs}"
+    assert not died, f"no stage died{logs}"
     for name, (summary, log) in summaries.items():
-        assert "was recreated" in log and "never processed" in log, f"{name} reports the restart"
+        assert "was recreated" in log and "never processed" in log, f"{name} reports the restart{logs}"
         assert summary["lost"] >= 0 and summary["processed"] >= 1000

@@ -1,8 +1,8 @@
 """Feed a pipeline stage from Kafka in batches, the way Lambda's event source mapping does, exactly once.
 
 The runner polls a batch (up to `batch_size` records or `batch_window_ms`), hands it to the stage,
-writes the outputs of input partition p to partition p of their topics and waits until the broker
-acknowledged them. Checkpoints are written at most every `checkpoint_interval_ms` (and when the
+writes the outputs of input partition p to partition p of their topics (p modulo the topic's partition
+count, when a topic has fewer: see `output_partition`) and waits until the broker acknowledged them. Checkpoints are written at most every `checkpoint_interval_ms` (and when the
 input goes idle or the runner stops), not after every batch: the stage's state grows with the cards
 it holds, and rewriting it per batch cost more than the batch. Before a checkpoint the runner waits
 until the stage's own durable effects (feature-store writes, which the stage may merge across
@@ -116,6 +116,7 @@ class PartitionProgress:
     """What the runner knows about one input partition."""
 
     next_offset: int = 0
+    # by output topic: the end of the partition this input partition writes to (Runner.output_partition)
     output_ends: dict[str, int] = field(default_factory=dict)
     # outputs already on the broker beyond the checkpoint (written before a crash)
     already_written: set[bytes] = field(default_factory=set)
@@ -187,6 +188,21 @@ def _reachable(bootstrap_servers: str, timeout_s: float = 1.0) -> bool:
     return False
 
 
+def _warn_about_partition_counts(stage: str, input_topic: str, inputs: int, outputs: dict[str, int]) -> None:
+    """Topics of one pipeline that disagree on their partition count were not all made by `create_topics`:
+    a broker that auto-creates topics (tansu always does, Kafka by default) makes one with its own default
+    count when a client asks for its metadata first, for example a stage reconnecting to a broker restarted
+    at the same address. The runner still works (`Runner.output_partition`); say why the layout changed."""
+    odd = {topic: count for topic, count in outputs.items() if count != inputs}
+    if odd:
+        log.warning(
+            "%s: input topic %s has %d partition(s) but %s; a broker that auto-creates topics made some of them "
+            "before the kit did (delete and recreate the topics to restore the layout). Outputs of input "
+            "partition p go to partition p modulo each topic's count.",
+            stage, input_topic, inputs, ", ".join(f"{topic} has {count}" for topic, count in sorted(odd.items())),
+        )
+
+
 class Runner:
     """Drives one stage over every partition of its input topic until stopped."""
 
@@ -231,8 +247,8 @@ class Runner:
         # wake-up per message, which dominated the stage's CPU time
         self.producer: KafkaProducer = make_producer(self.settings, linger_ms=1000, batch_size=1 << 20)
         self.partitions = partitions_of(self.consumer, self.stage.input_topic)
-        for topic in self.stage.output_topics:
-            partitions_of(self.consumer, topic)
+        self.output_counts = {topic: len(partitions_of(self.consumer, topic)) for topic in self.stage.output_topics}
+        _warn_about_partition_counts(self.stage.name, self.stage.input_topic, len(self.partitions), self.output_counts)
         # all known right after the partition look-ups; later the consumer's metadata holds the input's only
         self.topic_ids = {
             topic: topic_id(self.consumer, topic) for topic in (self.stage.input_topic, *self.stage.output_topics)
@@ -242,6 +258,12 @@ class Runner:
             tp.partition: f"{self.stage.name}|{self.stage.input_topic}|{input_id}|{tp.partition}|".encode()
             for tp in self.partitions
         }
+
+    def output_partition(self, topic: str, input_partition: int) -> int:
+        """Where the outputs of `input_partition` go in `topic`: the same partition when the pipeline's topics
+        agree on their count (as `broker.create_topics` makes them), else that partition modulo `topic`'s count.
+        A card's records stay in one ordered log either way."""
+        return input_partition % self.output_counts[topic]
 
     def _input_recreated(self) -> bool:
         """Whether the input topic has another id than at connect time (an output topic that was recreated
@@ -294,17 +316,23 @@ class Runner:
 
     def _read_written_since_checkpoints(self) -> None:
         """Collect this stage's source markers of outputs written after each partition's checkpointed ends."""
+        # the input partitions whose outputs each output partition holds, and the earliest checkpointed end among them
+        writers: dict[TopicPartition, list[int]] = {}
+        for topic in self.stage.output_topics:
+            for p in self.progress:
+                writers.setdefault(TopicPartition(topic, self.output_partition(topic, p)), []).append(p)
         reader = make_consumer(self.settings)
         try:
-            outputs = [TopicPartition(topic, p) for p in self.progress for topic in self.stage.output_topics]
+            outputs = list(writers)
             reader.assign(outputs)
-            for tp in outputs:
-                reader.seek(tp, self.progress[tp.partition].output_ends.get(tp.topic, 0))
+            for tp, inputs in writers.items():
+                reader.seek(tp, min(self.progress[p].output_ends.get(tp.topic, 0) for p in inputs))
             for record in read_to_high_watermarks(reader, outputs):
-                mine = self._markers[record.partition]
-                self.progress[record.partition].already_written.update(
-                    value for key, value in record.headers if key == SOURCE_HEADER and value.startswith(mine)
-                )
+                for p in writers[TopicPartition(record.topic, record.partition)]:
+                    mine = self._markers[p]
+                    self.progress[p].already_written.update(
+                        value for key, value in record.headers if key == SOURCE_HEADER and value.startswith(mine)
+                    )
         finally:
             reader.close()
 
@@ -400,8 +428,8 @@ class Runner:
             if marker in progress.already_written:
                 continue
             future = self.producer.send(
-                output.topic, key=output.key, value=output.value, partition=output.partition,
-                headers=[(SOURCE_HEADER, marker)],
+                output.topic, key=output.key, value=output.value,
+                partition=self.output_partition(output.topic, output.partition), headers=[(SOURCE_HEADER, marker)],
             )
             futures.append((output.partition, future))
         self.producer.flush(timeout=FLUSH_TIMEOUT_S)
