@@ -1,4 +1,5 @@
-"""The warehouse's librdkafka clients connect the way the kit's kafka-python clients do."""
+"""The kit's librdkafka clients (the stages' producers, the warehouse's bulk reads and writes) connect the way its
+kafka-python clients do."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from fraudkit.backends.aws import MskIamTokenProvider
-from fraudkit.warehouse.bulk_kafka import librdkafka_config
+from fraudkit.streaming.kafka_clients import librdkafka_config
 
 
 def test_loopback_plaintext_is_only_the_servers() -> None:

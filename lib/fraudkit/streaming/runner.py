@@ -39,19 +39,21 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
+import confluent_kafka
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, OffsetOutOfRangeError, RetriableError
 
 from fraudkit.config import Settings, SettingsError
 from fraudkit.streaming.kafka_clients import (
     make_consumer,
-    make_producer,
+    make_output_producer,
     partitions_of,
     read_to_high_watermarks,
     topic_id,
@@ -73,8 +75,20 @@ class BrokerChanged(RuntimeError):
     """The broker the runner recovered on is gone, moved or has recreated a topic."""
 
 
+class OutputsNotDelivered(RuntimeError):
+    """The broker did not acknowledge every output of a batch in time (it went away, or a partition did)."""
+
+
 # what makes the runner reconnect and recover instead of failing: the broker went away or changed
-RECONNECT_ERRORS = (RetriableError, OffsetOutOfRangeError, BrokerChanged, LookupError, SettingsError, OSError)
+RECONNECT_ERRORS = (
+    RetriableError, OffsetOutOfRangeError, BrokerChanged, OutputsNotDelivered, LookupError, SettingsError, OSError,
+)
+# delivery errors that no reconnect cures: the runner stops with them instead of replaying forever
+PERMANENT_DELIVERY_ERRORS = frozenset({
+    confluent_kafka.KafkaError.MSG_SIZE_TOO_LARGE, confluent_kafka.KafkaError.INVALID_MSG_SIZE,
+    confluent_kafka.KafkaError.INVALID_RECORD, confluent_kafka.KafkaError._INVALID_ARG,
+    confluent_kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED, confluent_kafka.KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+})
 
 
 @dataclass(frozen=True)
@@ -243,9 +257,7 @@ class Runner:
             self.settings, max_poll_records=self.batch_size, fetch_max_wait_ms=self.batch_window_ms,
             auto_offset_reset="none",  # an offset out of range means the topic changed: recover, don't skip
         )
-        # each batch ends with flush(), so lingering costs no latency; it saves kafka-python one sender
-        # wake-up per message, which dominated the stage's CPU time
-        self.producer: KafkaProducer = make_producer(self.settings, linger_ms=1000, batch_size=1 << 20)
+        self.producer = make_output_producer(self.settings, FLUSH_TIMEOUT_S, log)
         self.partitions = partitions_of(self.consumer, self.stage.input_topic)
         self.output_counts = {topic: len(partitions_of(self.consumer, topic)) for topic in self.stage.output_topics}
         _warn_about_partition_counts(self.stage.name, self.stage.input_topic, len(self.partitions), self.output_counts)
@@ -421,22 +433,38 @@ class Runner:
         self._next_checkpoint = time.monotonic() + self.checkpoint_interval_s
 
     def _process(self, batch: dict[int, list[ConsumerRecord]]) -> None:
-        futures = []
+        # (input partition, error, delivered message) per output, filled by flush()
+        acknowledged: list[tuple[int, confluent_kafka.KafkaError | None, confluent_kafka.Message]] = []
+
+        callbacks: dict[int, Callable[[confluent_kafka.KafkaError | None, confluent_kafka.Message], None]] = {}
+
+        def acknowledge(partition: int) -> Callable[[confluent_kafka.KafkaError | None, confluent_kafka.Message], None]:
+            if partition not in callbacks:
+                callbacks[partition] = lambda error, message: acknowledged.append((partition, error, message))
+            return callbacks[partition]
+
+        sent = 0
         for output in self.stage.process(batch):
             progress = self.progress[output.partition]
             marker = self._markers[output.partition] + b"%d|%d" % (output.src_offset, output.seq)
             if marker in progress.already_written:
                 continue
-            future = self.producer.send(
-                output.topic, key=output.key, value=output.value,
+            self.producer.produce(
+                output.topic, value=output.value, key=output.key,
                 partition=self.output_partition(output.topic, output.partition), headers=[(SOURCE_HEADER, marker)],
+                on_delivery=acknowledge(output.partition),
             )
-            futures.append((output.partition, future))
-        self.producer.flush(timeout=FLUSH_TIMEOUT_S)
-        for partition, future in futures:
+            sent += 1
+        if self.producer.flush(FLUSH_TIMEOUT_S) or len(acknowledged) < sent:
+            raise OutputsNotDelivered(f"{sent - len(acknowledged)} output(s) unacknowledged after {FLUSH_TIMEOUT_S:.0f} s")
+        for partition, error, message in acknowledged:
+            if error is not None:
+                if error.fatal() or error.code() in PERMANENT_DELIVERY_ERRORS:
+                    raise confluent_kafka.KafkaException(error)
+                raise OutputsNotDelivered(f"writing to {message.topic()} failed: {error.str()}")
             ends = self.progress[partition].output_ends
-            metadata = future.get()
-            ends[metadata.topic] = max(ends.get(metadata.topic, 0), metadata.offset + 1)
+            topic, offset = cast(str, message.topic()), cast(int, message.offset())  # set on every delivered message
+            ends[topic] = max(ends.get(topic, 0), offset + 1)
         for partition, records in batch.items():
             self.progress[partition].next_offset = records[-1].offset + 1
             self._unsaved.add(partition)
@@ -446,8 +474,9 @@ class Runner:
     def _close_clients(self) -> None:
         with contextlib.suppress(KafkaError, OSError):
             self.consumer.close()
-        with contextlib.suppress(KafkaError, OSError):
-            self.producer.close(timeout=1)
+        # outputs still queued belong to a batch that recovery replays
+        self.producer.purge()
+        self.producer.flush(0)
 
     def close(self) -> None:
         self._close_clients()

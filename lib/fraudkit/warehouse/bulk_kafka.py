@@ -3,8 +3,7 @@
 A refresh reads every message from the stored offsets to the end of each partition, and the replay
 writes the whole data set: millions of messages at full scale. kafka-python encodes and decodes each
 record in Python (about 12 µs a record: 20 of the 30 s that 300,000 Handbook transactions took to
-ingest, 15 s to publish); librdkafka does it in C (about 2 s for the same 300,000). The stream stages,
-which handle a few records at a time, keep using kafka-python (`kafka_clients`).
+ingest, 15 s to publish); librdkafka does it in C (about 2 s for the same 300,000).
 """
 
 from __future__ import annotations
@@ -13,32 +12,17 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from fraudkit.config import Settings
-from fraudkit.streaming.kafka_clients import client_config
+from fraudkit.streaming.kafka_clients import client_config, librdkafka_config
 
 LOG = logging.getLogger(__name__)
 POLL_MESSAGES = 50_000
 FETCH_BYTES = 64 * 1024 * 1024
 PARTITION_FETCH_BYTES = 16 * 1024 * 1024
-
-
-def librdkafka_config(kafka_python: dict[str, Any]) -> dict[str, Any]:
-    """A connection in kafka-python's names (`client_config`: loopback plaintext, or MSK's IAM over TLS)
-    in librdkafka's names."""
-    config: dict[str, Any] = {"bootstrap.servers": ",".join(kafka_python["bootstrap_servers"])}
-    if "security_protocol" in kafka_python:
-        config["security.protocol"] = kafka_python["security_protocol"]
-    if "sasl_mechanism" in kafka_python:
-        config["sasl.mechanisms"] = kafka_python["sasl_mechanism"]
-    provider = kafka_python.get("sasl_oauth_token_provider")
-    if provider is not None:
-        # librdkafka asks for (token, expiry in seconds since the epoch) whenever the token runs out
-        config["oauth_cb"] = lambda _config: provider.token_and_expiry()
-    return config
 
 
 @dataclass
