@@ -77,11 +77,9 @@ def topic_names(settings: Settings) -> list[str]:
 
 
 def _admin(settings: Settings) -> Any:
-    from kafka import KafkaAdminClient
+    from fraudkit.streaming.kafka_clients import make_admin
 
-    from fraudkit.streaming.kafka_clients import client_config
-
-    return KafkaAdminClient(**client_config(settings), client_id="fraudkit-admin")
+    return make_admin(settings)
 
 
 def pipeline_partitions(settings: Settings) -> int:

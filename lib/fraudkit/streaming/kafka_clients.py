@@ -3,12 +3,13 @@ locally, MSK with IAM authentication on AWS."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import confluent_kafka
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from fraudkit.config import Settings
@@ -68,6 +69,79 @@ def make_output_producer(settings: Settings, delivery_timeout_s: float, logger: 
         "socket.nagle.disable": True,  # one small produce request per batch: never wait for an ACK to send it
         "logger": logger,
     })
+
+
+class _ConnectionWatch:
+    """librdkafka's log, forwarded to `logger`; a FAIL line (a broker connection closed or refused) also
+    calls `on_failure`. librdkafka logs through the consumer's own queue, so the call happens within the
+    poll that would return the first records fetched over a new connection, before they are returned."""
+
+    def __init__(self, logger: logging.Logger, on_failure: Callable[[], None]) -> None:
+        self.logger = logger
+        self.on_failure = on_failure
+
+    def log(self, level: int, message: str, *args: Any) -> None:
+        if args and args[0] == "FAIL":
+            self.on_failure()
+        self.logger.log(level, message, *args)
+
+
+def make_stage_consumer(
+    settings: Settings, fetch_wait_ms: int, logger: logging.Logger, on_connection_failure: Callable[[], None]
+) -> confluent_kafka.Consumer:
+    """The stages' consumer (librdkafka), assigned partitions only: offsets are the runner's own.
+
+    librdkafka reconnects by itself and would go on fetching at the old offsets from a broker that
+    restarted with new topics; `on_connection_failure` is how the runner learns that it must check.
+    """
+    def failed(_error: confluent_kafka.KafkaError) -> None:  # error_cb: connection failures, all brokers down
+        on_connection_failure()
+
+    return confluent_kafka.Consumer({
+        **librdkafka_config(client_config(settings)),
+        "group.id": "fraudkit-stage",  # librdkafka wants one; nothing is committed to it
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "error",  # an offset out of range means the topic changed: recover, don't skip
+        "allow.auto.create.topics": False,
+        "check.crcs": settings.provider.verify_crcs,
+        "fetch.wait.max.ms": fetch_wait_ms,
+        "reconnect.backoff.ms": 50,
+        "reconnect.backoff.max.ms": 1000,
+        "socket.nagle.disable": True,
+        "logger": _ConnectionWatch(logger, on_connection_failure),
+        "error_cb": failed,
+    })
+
+
+def as_consumer_record(message: confluent_kafka.Message) -> ConsumerRecord:
+    """A librdkafka message in kafka-python's record shape, which the stages and MSK events are written for."""
+    timestamp_type, timestamp = message.timestamp()
+    return ConsumerRecord(
+        message.topic(), message.partition(), -1, message.offset(), timestamp,
+        1 if timestamp_type == confluent_kafka.TIMESTAMP_LOG_APPEND_TIME else 0,
+        message.key(), message.value(), message.headers() or [], None, -1, -1, -1,
+    )
+
+
+def make_admin(settings: Settings, client_id: str = "fraudkit-admin") -> KafkaAdminClient:
+    return KafkaAdminClient(**client_config(settings), client_id=client_id)
+
+
+def topic_layout(admin: KafkaAdminClient, topics: Iterable[str]) -> dict[str, tuple[str | None, int]]:
+    """(topic id, partition count) of each of `topics` that exists.
+
+    Only listed topics are described: a broker that auto-creates topics (tansu does, whatever the request
+    says) would otherwise create a missing one with its own default partition count."""
+    existing = set(admin.list_topics())
+    wanted = [topic for topic in topics if topic in existing]
+    if not wanted:
+        return {}
+    return {
+        found["name"]: (found.get("topic_id") and str(found["topic_id"]), len(found["partitions"]))
+        for found in admin.describe_topics(wanted)
+        if found["error_code"] == 0
+    }
 
 
 def make_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:

@@ -46,22 +46,25 @@ from typing import IO, Any, Protocol, cast
 
 import confluent_kafka
 import orjson
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, OffsetOutOfRangeError, RetriableError
 
 from fraudkit.config import Settings, SettingsError
 from fraudkit.streaming.kafka_clients import (
+    as_consumer_record,
+    make_admin,
     make_consumer,
     make_output_producer,
-    partitions_of,
+    make_stage_consumer,
     read_to_high_watermarks,
-    topic_id,
+    topic_layout,
 )
 
 SOURCE_HEADER = "fraudkit-src"
 # while idle, how often the runner checks that its broker and topics are still the ones it recovered on
 BROKER_CHECK_INTERVAL_S = 1.0
+TOPICS_WAIT_S = 10.0  # how long a (re)connecting runner waits for its topics to be created
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)
 FLUSH_TIMEOUT_S = 60.0
 log = logging.getLogger(__name__)
@@ -244,27 +247,37 @@ class Runner:
         self._next_checkpoint = 0.0
         self._next_broker_check = 0.0
         self._unsaved: set[int] = set()  # partitions processed beyond their last checkpoint
+        # set by the consumer when a broker connection failed: the next batch may come from a restarted broker
+        self._connection_failed = False
+        self._clients: list[Any] = []
         try:
             self._connect()
         except BaseException:
+            self._close_clients()
             self._lock.close()
             raise
 
     def _connect(self) -> None:
-        """Clients for the broker the settings name now, and the ids of the stage's topics there."""
+        """Clients for the broker the settings name now, and the ids of the stage's topics there.
+
+        The hot path (fetching the input, writing outputs) runs on librdkafka, which costs a tenth of
+        kafka-python's Python per batch; topic ids and partition counts come from kafka-python's admin
+        client, since librdkafka's Python binding does not expose topic ids in its metadata."""
+        self._close_clients()
         self.bootstrap_servers = self.settings.kafka_bootstrap_servers
-        self.consumer: KafkaConsumer = make_consumer(
-            self.settings, max_poll_records=self.batch_size, fetch_max_wait_ms=self.batch_window_ms,
-            auto_offset_reset="none",  # an offset out of range means the topic changed: recover, don't skip
-        )
-        self.producer = make_output_producer(self.settings, FLUSH_TIMEOUT_S, log)
-        self.partitions = partitions_of(self.consumer, self.stage.input_topic)
-        self.output_counts = {topic: len(partitions_of(self.consumer, topic)) for topic in self.stage.output_topics}
+        self.admin = make_admin(self.settings, client_id=f"fraudkit-{self.stage.name}")
+        self._clients.append(self.admin)
+        topics = (self.stage.input_topic, *self.stage.output_topics)
+        layout = self._wait_for_topics(topics)
+        self.partitions = [TopicPartition(self.stage.input_topic, p) for p in range(layout[self.stage.input_topic][1])]
+        self.output_counts = {topic: layout[topic][1] for topic in self.stage.output_topics}
         _warn_about_partition_counts(self.stage.name, self.stage.input_topic, len(self.partitions), self.output_counts)
-        # all known right after the partition look-ups; later the consumer's metadata holds the input's only
-        self.topic_ids = {
-            topic: topic_id(self.consumer, topic) for topic in (self.stage.input_topic, *self.stage.output_topics)
-        }
+        self.topic_ids = {topic: layout[topic][0] for topic in topics}
+        self._connection_failed = False
+        self.consumer = make_stage_consumer(self.settings, self.batch_window_ms, log, self._note_connection_failure)
+        self._clients.append(self.consumer)
+        self.producer = make_output_producer(self.settings, FLUSH_TIMEOUT_S, log)
+        self._clients.append(self.producer)
         input_id = self.topic_ids[self.stage.input_topic]
         self._markers = {
             tp.partition: f"{self.stage.name}|{self.stage.input_topic}|{input_id}|{tp.partition}|".encode()
@@ -277,10 +290,58 @@ class Runner:
         A card's records stay in one ordered log either way."""
         return input_partition % self.output_counts[topic]
 
+    def _layout(self, topics: tuple[str, ...]) -> dict[str, tuple[str | None, int]]:
+        try:
+            return topic_layout(self.admin, topics)
+        except KafkaError as problem:  # the broker went away again: the caller reconnects
+            raise BrokerChanged(f"could not read the topics' metadata: {problem!r}") from problem
+
+    def _wait_for_topics(self, topics: tuple[str, ...]) -> dict[str, tuple[str | None, int]]:
+        deadline = time.monotonic() + TOPICS_WAIT_S
+        while True:
+            layout = self._layout(topics)
+            missing = [topic for topic in topics if topic not in layout]
+            if not missing:
+                return layout
+            if time.monotonic() > deadline:
+                raise LookupError(f"Kafka topic(s) {missing} do not exist: create them with create_topics(settings)")
+            time.sleep(0.1)
+
+    def _note_connection_failure(self) -> None:
+        self._connection_failed = True
+
     def _input_recreated(self) -> bool:
-        """Whether the input topic has another id than at connect time (an output topic that was recreated
-        only makes the next recovery read more: its checkpointed ends are kept with the old id)."""
-        return topic_id(self.consumer, self.stage.input_topic) != self.topic_ids[self.stage.input_topic]
+        """Whether the input topic is gone or has another id than at connect time (an output topic that was
+        recreated only makes the next recovery read more: its checkpointed ends are kept with the old id)."""
+        found = self._layout((self.stage.input_topic,)).get(self.stage.input_topic)
+        return found is None or found[0] != self.topic_ids[self.stage.input_topic]
+
+    def _cached_end(self, partition: int) -> int | None:
+        """The input partition's high watermark as the last fetch reported it (None before any fetch)."""
+        _low, high = self.consumer.get_watermark_offsets(
+            confluent_kafka.TopicPartition(self.stage.input_topic, partition), cached=True
+        )
+        return high if high >= 0 else None
+
+    def _poll(self) -> dict[int, list[ConsumerRecord]]:
+        """What arrived (waiting up to a few batch windows for the first record), by input partition, in offset
+        order. Raises BrokerChanged before returning records that a restarted broker's new topic may hold."""
+        first = self.consumer.poll(self.batch_window_ms * 5 / 1000)
+        messages = [] if first is None else [first, *self.consumer.consume(self.batch_size - 1, 0)]
+        if self._connection_failed:  # set while polling, by librdkafka's log, before it returns such records
+            self._connection_failed = False
+            if self._input_recreated():
+                raise BrokerChanged(f"topic {self.stage.input_topic!r} was recreated")
+        batch: dict[int, list[ConsumerRecord]] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise confluent_kafka.KafkaException(error)
+                raise BrokerChanged(f"reading {message.topic()} [{message.partition()}]: {error.str()}")
+            record = as_consumer_record(message)
+            batch.setdefault(record.partition, []).append(record)
+        return dict(sorted(batch.items()))
 
     def recover(self) -> None:
         """Restore checkpoints, seek, and learn which outputs of the replay are already written."""
@@ -302,9 +363,10 @@ class Runner:
                 }
             self.progress[tp.partition] = progress
         self._read_written_since_checkpoints()
-        self.consumer.assign(self.partitions)
-        for tp in self.partitions:
-            self.consumer.seek(tp, self.progress[tp.partition].next_offset)
+        self.consumer.assign([
+            confluent_kafka.TopicPartition(tp.topic, tp.partition, self.progress[tp.partition].next_offset)
+            for tp in self.partitions
+        ])
         # every partition gets a checkpoint of the recovered position and topic ids at once: a later
         # recovery then always has a state to restore, and a new topic incarnation is reported once
         self._unsaved = {tp.partition for tp in self.partitions}
@@ -355,9 +417,7 @@ class Runner:
         idle_since = time.monotonic()
         while not stop.is_set():
             try:
-                batch = self.consumer.poll(timeout_ms=self.batch_window_ms * 5, max_records=self.batch_size)
-                if batch and self._input_recreated():
-                    raise BrokerChanged(f"topic {self.stage.input_topic!r} was recreated")
+                batch = self._poll()
                 if not batch:
                     self.save_checkpoints()
                     self._check_broker()
@@ -365,9 +425,7 @@ class Runner:
                         break
                     continue
                 idle_since = time.monotonic()
-                self._process(
-                    {tp.partition: records for tp, records in sorted(batch.items(), key=lambda i: i[0].partition)}
-                )
+                self._process(batch)
                 if time.monotonic() >= self._next_checkpoint:
                     self.save_checkpoints()
             except RECONNECT_ERRORS as problem:
@@ -396,7 +454,7 @@ class Runner:
         log.warning("%s: %s; reconnecting and recovering from the last checkpoint", self.stage.name, problem)
         self._unsaved.clear()  # the stage's state may hold a failed batch: recover() restores the checkpoint
         for tp in self.partitions:
-            end = self.consumer.highwater(tp)
+            end = self._cached_end(tp.partition)
             progress = self.progress.get(tp.partition)
             if end is not None and progress is not None:
                 progress.seen_end = max(progress.seen_end, end)
@@ -421,8 +479,7 @@ class Runner:
             self.stage.settle()
         for partition in sorted(self._unsaved):
             progress = self.progress[partition]
-            end = self.consumer.highwater(TopicPartition(self.stage.input_topic, partition))
-            progress.seen_end = max(progress.seen_end, end or 0)
+            progress.seen_end = max(progress.seen_end, self._cached_end(partition) or 0)
             self.checkpoints.save(
                 partition,
                 {"next_offset": progress.next_offset, "output_ends": progress.output_ends,
@@ -472,11 +529,14 @@ class Runner:
         self.batches += 1
 
     def _close_clients(self) -> None:
-        with contextlib.suppress(KafkaError, OSError):
-            self.consumer.close()
-        # outputs still queued belong to a batch that recovery replays
-        self.producer.purge()
-        self.producer.flush(0)
+        for client in self._clients:
+            if isinstance(client, confluent_kafka.Producer):
+                client.purge()  # outputs still queued belong to a batch that recovery replays
+                client.flush(0)
+            else:
+                with contextlib.suppress(KafkaError, confluent_kafka.KafkaException, OSError, RuntimeError):
+                    client.close()
+        self._clients.clear()
 
     def close(self) -> None:
         self._close_clients()
