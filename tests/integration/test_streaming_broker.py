@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import pytest
 from fraudkit.config import Settings
 from fraudkit.streaming import broker as broker_launcher
-from fraudkit.streaming.kafka_clients import make_consumer, make_producer, partitions_of
+from fraudkit.streaming.kafka_clients import (
+    make_admin,
+    make_consumer,
+    make_producer,
+    make_stage_consumer,
+    partitions_of,
+    topic_layout,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +82,42 @@ def test_reading_to_the_high_watermarks_does_not_stop_at_a_slow_empty_poll(broke
         assert len(list(read_to_high_watermarks(consumer, partitions))) == 50
     finally:
         consumer.close()
+
+
+def test_topic_layout_gives_ids_and_counts_and_never_creates_a_topic(broker: Settings) -> None:
+    """tansu creates any topic that a metadata request names (with 4 partitions, whatever the request asks);
+    the runner's look-ups must not, or a restarted broker gets topics the kit did not lay out."""
+    settings = broker.replace(
+        transactions_topic="t-layout", features_topic="f-layout", decisions_topic="d-layout", dead_letter_topic="dl-layout"
+    )
+    broker_launcher.create_topics(settings, partitions=2)
+    admin = make_admin(settings)
+    try:
+        layout = topic_layout(admin, ("t-layout", "f-layout", "missing-layout"))
+        assert set(layout) == {"t-layout", "f-layout"} and all(count == 2 for _, count in layout.values())
+        assert layout["t-layout"][0] and layout["t-layout"][0] != layout["f-layout"][0], "each topic has its own id"
+        assert "missing-layout" not in admin.list_topics(), "looking a missing topic up did not create it"
+    finally:
+        admin.close()
+
+
+def test_the_stage_consumer_reports_a_lost_connection_while_polling(tmp_path: Path) -> None:
+    """A broker that stops under the stages' librdkafka consumer is reported by the next polls, before any
+    record fetched over a new connection could be returned."""
+    record = broker_launcher.start(tmp_path)
+    failures: list[int] = []
+    settings = Settings.load(
+        backend="local", scale="tiny", state_dir=tmp_path, bootstrap_servers=record["bootstrap_servers"]
+    )
+    consumer = make_stage_consumer(settings, 20, logging.getLogger("test-stage"), lambda: failures.append(1))
+    try:
+        consumer.list_topics(timeout=10)  # connected
+        assert not failures
+        broker_launcher.stop(tmp_path)
+        deadline = time.monotonic() + 10
+        while not failures and time.monotonic() < deadline:
+            consumer.poll(0.1)
+        assert failures, "the lost connection was reported"
+    finally:
+        consumer.close()
+        broker_launcher.stop(tmp_path)
