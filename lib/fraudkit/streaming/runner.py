@@ -2,9 +2,11 @@
 
 The runner polls a batch (up to `batch_size` records or `batch_window_ms`), hands it to the stage,
 writes the outputs of input partition p to partition p of their topics (p modulo the topic's partition
-count, when a topic has fewer: see `output_partition`) and waits until the broker acknowledged them. Checkpoints are written at most every `checkpoint_interval_ms` (and when the
-input goes idle or the runner stops), not after every batch: the stage's state grows with the cards
-it holds, and rewriting it per batch cost more than the batch. Before a checkpoint the runner waits
+count, when a topic has fewer: see `output_partition`) and waits until the broker acknowledged them.
+Fetching and writing run on librdkafka; topic ids and partition counts come from kafka-python's admin
+client. Checkpoints are written at most every `checkpoint_interval_ms` (and when the input goes idle
+or the runner stops), not after every batch: the stage's state grows with the cards it holds, and
+rewriting it per batch cost more than the batch. Before a checkpoint the runner waits
 until the stage's own durable effects (feature-store writes, which the stage may merge across
 batches) are done; then it checkpoints each partition: the next input offset, the end offsets of its
 output partitions, the ids of the topics those offsets belong to and the stage's state, in one file
@@ -25,8 +27,9 @@ memory: a restart recreates them empty, under new topic ids. A checkpoint taken 
 incarnation of the input topic is therefore not resumed from: the runner starts at the new topic's
 first offset, keeps the stage's state (a transaction seen before is still a duplicate), and reports
 how many records the old topic held that were never processed. A broker that restarts or moves while
-the runner runs is noticed (connection errors, a topic id that changed, new bootstrap servers) and
-handled the same way, without a manual step.
+the runner runs is noticed (a connection failure that the consumer reports, after which the input's
+topic id is compared before the next batch is handled; new bootstrap servers) and handled the same way,
+without a manual step.
 """
 
 from __future__ import annotations
