@@ -6,7 +6,6 @@ import importlib
 from collections.abc import Callable
 from typing import Literal, get_args
 
-import numpy as np
 import polars as pl
 
 from fraudkit.features.spec import CARD_FEATURES, HANDBOOK_FEATURES, FeatureSet
@@ -84,6 +83,8 @@ def compute_features(df: pl.DataFrame, feature_set: FeatureSet, engine: str = "p
 
 def feature_differences(expected: pl.DataFrame, got: pl.DataFrame, feature_set: FeatureSet) -> dict[str, float]:
     """How far `got` is from `expected`: count values that differ, and the largest float-feature difference."""
+    import numpy as np  # only comparisons need numpy: the features command does not import it
+
     counts = [a.name for a in feature_set.aggregates if a.function == "count"]
     floats = [name for name, dtype in output_schema(feature_set).items() if dtype == pl.Float64]
     return {

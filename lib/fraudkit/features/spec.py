@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-import numpy as np
-
 AggregateFunction = Literal["count", "mean"]
 FlagKind = Literal["weekend", "night"]
 
@@ -140,6 +138,8 @@ class FeatureSet:
 
 def divide(numerator: Any, denominator: Any) -> Any:
     """The ratio rule on scalars or arrays: float division, UNDEFINED_RATIO for a zero or missing operand."""
+    import numpy as np  # here, not at the top: the batch features command (polars) never needs numpy
+
     num = np.asarray(numerator if numerator is not None else np.nan, dtype=np.float64)
     den = np.asarray(denominator if denominator is not None else np.nan, dtype=np.float64)
     defined = ~np.isnan(num) & ~np.isnan(den) & (den != 0)
@@ -176,6 +176,8 @@ def add_card_ratios(rows: list[dict[str, Any]]) -> None:
     One array division per ratio for all rows: the streaming scorer calls it once per batch (per-row
     scalar divisions spent 13% of its CPU on numpy overhead).
     """
+    import numpy as np
+
     for ratio in CARD_FEATURES.ratios:
         numerators = np.array([row[ratio.numerator] for row in rows], dtype=np.float64)
         denominators = np.array([row[ratio.denominator] for row in rows], dtype=np.float64)
