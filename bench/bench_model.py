@@ -37,27 +37,28 @@ def run(scale: str) -> dict[str, Any]:
     from fraudkit.model import evaluate  # loads XGBoost, and with it OpenMP, which reads the policy once
 
     settings = Settings.load(scale=scale)
-    out_dir = Path(tempfile.mkdtemp(prefix="bench-model-"))
     results = []
     seconds = {}
-    for kind in ("cards", "handbook"):
-        log(f"evaluating {kind} at {scale}")
-        started = time.perf_counter()
-        report = evaluate(kind, settings, out_dir / f"{kind}.json")
-        seconds[kind] = time.perf_counter() - started
-        reference = report["reference"]
-        results.append(result(f"{kind} average precision vs {reference['config']}", report["average_precision"], "",
-                              "> baseline", report["beats_reference"], baseline=reference["average_precision"]))
-        if kind == "cards":
-            demo = report["live_demo"]
-            results.append({"metric": "cards live demo burst flagged (of 9)", "value": float(demo["burst_flagged_after_first"]),
-                            "unit": "transactions", "baseline": None, "ratio": None,
-                            "target": ">= 8 and no single flagged", "met": demo["passed"]})
-            continue
-        full = scale == "full"
-        for key, published in HANDBOOK_PUBLISHED_BASELINE.items():
-            results.append(result(f"handbook {key} vs published", report[key], "", f"> {published} (full scale)",
-                                  report[key] > published if full else None, baseline=published))
+    with tempfile.TemporaryDirectory(prefix="bench-model-") as scratch:  # the evaluations' JSON and plots
+        out_dir = Path(scratch)
+        for kind in ("cards", "handbook"):
+            log(f"evaluating {kind} at {scale}")
+            started = time.perf_counter()
+            report = evaluate(kind, settings, out_dir / f"{kind}.json")
+            seconds[kind] = time.perf_counter() - started
+            reference = report["reference"]
+            results.append(result(f"{kind} average precision vs {reference['config']}", report["average_precision"], "",
+                                  "> baseline", report["beats_reference"], baseline=reference["average_precision"]))
+            if kind == "cards":
+                demo = report["live_demo"]
+                results.append({"metric": "cards live demo burst flagged (of 9)", "value": float(demo["burst_flagged_after_first"]),
+                                "unit": "transactions", "baseline": None, "ratio": None,
+                                "target": ">= 8 and no single flagged", "met": demo["passed"]})
+                continue
+            full = scale == "full"
+            for key, published in HANDBOOK_PUBLISHED_BASELINE.items():
+                results.append(result(f"handbook {key} vs published", report[key], "", f"> {published} (full scale)",
+                                      report[key] > published if full else None, baseline=published))
     policy = f", OpenMP threads {os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY") else ""
     notes = (f"Trained in this run on a shared 2-core machine: cards {seconds['cards']:.0f} s, handbook "
              f"{seconds['handbook']:.0f} s (both configurations, scoring, plots{policy}). Published baseline: Fraud "
