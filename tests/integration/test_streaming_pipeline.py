@@ -8,6 +8,7 @@ import signal
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -171,18 +172,26 @@ def test_kill_and_restart_loses_and_duplicates_nothing(topics: Settings) -> None
     assert len(decisions) == data.height == len(set(decisions)) and set(decisions) == set(data["tid"])
 
 
-def test_replay_from_an_older_checkpoint_writes_nothing_twice(topics: Settings) -> None:
-    data = history(topics, 1000)
-    produce(topics, data.head(500))
-    run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0)
-    older = {path: path.read_bytes() for path in checkpoint_dir(topics).glob(f"aggregator-{topics.transactions_topic}-*")}
-    produce(topics, data.slice(500))
-    run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0)
-    for path, content in older.items():  # as if the stage had crashed before its last checkpoints
+def replay_from_older_checkpoints(settings: Settings, data: pl.DataFrame) -> dict[Path, bytes]:
+    """Aggregate the first half of `data`, then the second; then restore the checkpoints taken after the
+    first half, as if the stage had crashed before its last ones, and run it again: the second half is
+    replayed and no enriched transaction is written twice. Returns the restored checkpoints."""
+    half = data.height // 2
+    produce(settings, data.head(half))
+    run_until_idle(settings, make_stage(settings, "aggregator"), idle_s=1.0)
+    older = {path: path.read_bytes() for path in checkpoint_dir(settings).glob(f"aggregator-{settings.transactions_topic}-*")}
+    produce(settings, data.slice(half))
+    run_until_idle(settings, make_stage(settings, "aggregator"), idle_s=1.0)
+    for path, content in older.items():
         path.write_bytes(content)
-    assert run_until_idle(topics, make_stage(topics, "aggregator"), idle_s=1.0) == 500, "the second half is replayed"
-    keys = [(m["tid"], m["revision"]) for m in read_all(topics, topics.features_topic)]
+    assert run_until_idle(settings, make_stage(settings, "aggregator"), idle_s=1.0) == data.height - half, "replayed"
+    keys = [(m["tid"], m["revision"]) for m in read_all(settings, settings.features_topic)]
     assert len(keys) == len(set(keys)) and {tid for tid, _ in keys} == set(data["tid"])
+    return older
+
+
+def test_replay_from_an_older_checkpoint_writes_nothing_twice(topics: Settings) -> None:
+    assert replay_from_older_checkpoints(topics, history(topics, 1000))
 
 
 def test_outputs_reach_topics_with_fewer_partitions_than_the_input_once(stream: Settings) -> None:
@@ -197,17 +206,7 @@ def test_outputs_reach_topics_with_fewer_partitions_than_the_input_once(stream: 
         admin.close()
     create_topics(settings, partitions=1)  # keeps the input as it is
     data = history(settings, 1000)
-    produce(settings, data.head(500))
-    run_until_idle(settings, make_stage(settings, "aggregator"), idle_s=1.0)
-    older = {path: path.read_bytes() for path in checkpoint_dir(settings).glob(f"aggregator-{settings.transactions_topic}-*")}
-    assert len(older) == 4, "one checkpoint per input partition"
-    produce(settings, data.slice(500))
-    run_until_idle(settings, make_stage(settings, "aggregator"), idle_s=1.0)
-    for path, content in older.items():  # as if the stage had crashed before its last checkpoints
-        path.write_bytes(content)
-    assert run_until_idle(settings, make_stage(settings, "aggregator"), idle_s=1.0) == 500, "the second half is replayed"
-    keys = [(m["tid"], m["revision"]) for m in read_all(settings, settings.features_topic)]
-    assert len(keys) == len(set(keys)) and {tid for tid, _ in keys} == set(data["tid"])
+    assert len(replay_from_older_checkpoints(settings, data)) == 4, "one checkpoint per input partition"
     run_until_idle(settings, make_stage(settings, "scorer"), idle_s=1.0)
     decisions = [d["tid"] for d in read_all(settings, settings.decisions_topic)]
     assert len(decisions) == len(set(decisions)) and set(decisions) == set(data["tid"])
