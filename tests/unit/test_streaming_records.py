@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
+import confluent_kafka
 import orjson
 import pytest
+from fraudkit.streaming.kafka_clients import as_consumer_record
 from fraudkit.streaming.msk import msk_event, msk_records
 from fraudkit.streaming.records import (
     MalformedRecord,
@@ -82,3 +84,17 @@ def test_msk_event_has_the_lambda_shape_and_decodes_back() -> None:
         (0, 5, b"k", b'{"a": 1}'), (0, 6, b"k", None), (1, 9, None, b"x"),
     ]
     assert decoded[0].headers == [("fraudkit-src", b"3:0")]
+
+
+def test_a_librdkafka_message_becomes_the_record_shape_msk_events_are_built_from() -> None:
+    created = confluent_kafka.Message(topic="features", partition=2, offset=7, key=b"k", value=b"v",
+                                      headers=[("fraudkit-src", b"x")], timestamp=(confluent_kafka.TIMESTAMP_CREATE_TIME, 123))
+    appended = confluent_kafka.Message(topic="features", partition=0, offset=1, key=None, value=b"w", headers=None,
+                                       timestamp=(confluent_kafka.TIMESTAMP_LOG_APPEND_TIME, 456))
+    first, second = as_consumer_record(created), as_consumer_record(appended)
+    assert (first.topic, first.partition, first.offset, first.key, first.value) == ("features", 2, 7, b"k", b"v")
+    assert first.headers == [("fraudkit-src", b"x")] and second.headers == []
+    event = msk_event([first, second], "127.0.0.1:9092")
+    assert event["records"]["features-2"][0]["timestampType"] == "CREATE_TIME"
+    assert event["records"]["features-0"][0]["timestampType"] == "LOG_APPEND_TIME"
+    assert {record.timestamp for record in msk_records(event)} == {123, 456}
