@@ -53,7 +53,9 @@ def librdkafka_config(kafka_python: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def make_output_producer(settings: Settings, delivery_timeout_s: float, logger: Any) -> confluent_kafka.Producer:
+def make_output_producer(
+    settings: Settings, delivery_timeout_s: float, logger: logging.Logger
+) -> confluent_kafka.Producer:
     """The stages' producer (librdkafka): each batch's outputs are flushed at once, in send order per partition.
 
     A stage writes a few dozen records per batch, many times a second; kafka-python spent about 1 ms of
