@@ -29,7 +29,7 @@ import json
 import sys
 from typing import Any
 
-from common import result
+from common import result, streaming_scale
 from fraudkit.config import Settings
 from fraudkit.streaming.load import WARMUP_RUN_S, run_load
 
@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="full", choices=list(SECONDS))
     args = parser.parse_args()
-    settings = Settings.load(scale="tiny" if args.scale == "tiny" else "small")
+    settings = Settings.load(scale=streaming_scale(args.scale))
     seconds, baseline_seconds = SECONDS[args.scale], BASELINE_SECONDS[args.scale]
     throughput_seconds = THROUGHPUT_SECONDS[args.scale]
     warmup = WARMUP_SECONDS[args.scale]

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from typing import Any
 
-from common import log, result
+from common import log, result, streaming_scale
 
 SECONDS = {"tiny": 2, "small": 15, "full": 30}
 DEMO_OPTIONS = {"tiny": ["--fast"], "small": [], "full": []}
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--scale", default="full", choices=list(SECONDS))
     args = parser.parse_args()
     seconds = SECONDS[args.scale]
-    scale = ["--scale", "tiny" if args.scale == "tiny" else "small"]
+    scale = ["--scale", streaming_scale(args.scale)]
     log("services down, then the demo")
     command("fraudkit.services", "down", timeout=120)
     # a failed demo is a finding of its own: recorded, and the load runs still follow

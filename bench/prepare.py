@@ -4,7 +4,7 @@
 
 Into DIR (what the modules get as FRAUDKIT_STATE_DIR): the card and Handbook data sets at the scale and
 their features (the models' input), and, for the streaming modules, the card data and the trained card
-model at their data scale (tiny at tiny, else small: see bench_streaming.py). Each step is the kit's own
+model at their data scale (`common.streaming_scale`). Each step is the kit's own
 `ensure_*`, so what is there already is kept (a second run reuses the first run's data and model; delete
 DIR to start over), and a module run on its own (`run.py --only NAME`) still prepares what it finds
 missing. Services are not started here: the streaming modules start them (and bench_streaming_cold stops
@@ -25,15 +25,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from common import streaming_scale
 from fraudkit.config import SCALES, Settings
 from fraudkit.features.store import ensure_features
 
 from data_gen import ensure_dataset
-
-
-def streaming_scale(scale: str) -> str:
-    """The data scale of the streaming modules (their load replays at most 3,300 x seconds transactions)."""
-    return "tiny" if scale == "tiny" else "small"
 
 
 def prepare(scale: str, state_dir: Path) -> dict[str, float]:

@@ -44,7 +44,7 @@ import threading
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -162,42 +162,57 @@ def state_environment(state_dir: Path | None) -> dict[str, str] | None:
     return None if state_dir is None else {**os.environ, "FRAUDKIT_STATE_DIR": str(state_dir.resolve())}
 
 
+class Measured(NamedTuple):
+    """A command run by `run_measured`: the JSON its last stdout line printed (None when there is none), the
+    tail of its stderr, its exit status (None: killed at the timeout), its wall time and the load meanwhile."""
+
+    printed: Any
+    stderr: str
+    status: int | None
+    wall_seconds: float
+    load_average: dict[str, Any]
+
+    def failure(self) -> str:
+        return f"failed (exit {self.status}): {self.stderr.strip()[-2000:]}"
+
+
+def run_measured(command: list[str], timeout: float, env: dict[str, str] | None = None) -> Measured:
+    """Run `command` with `run_relaying` while sampling the load average."""
+    started = time.perf_counter()
+    with LoadSampler() as load:
+        stdout, stderr, status = run_relaying(command, timeout, env)
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    try:
+        printed = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        printed = None
+    return Measured(printed, stderr, status, round(time.perf_counter() - started, 2), load.summary())
+
+
 def run_one(script: Path, scale: str, timeout: int, state_dir: Path | None = None) -> dict[str, Any]:
     """Run one module in its own process (on the shared `state_dir` when given); its report, or a failed entry
     naming why, with wall time and load."""
-    started = time.perf_counter()
-    with LoadSampler() as load:
-        stdout, stderr, status = run_relaying([sys.executable, str(script), "--scale", scale], timeout,
-                                              state_environment(state_dir))
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    try:
-        report = json.loads(lines[-1])
-        if not isinstance(report, dict) or "results" not in report:
-            raise ValueError("not a report object")
-    except (IndexError, ValueError):
-        report = {"name": script.stem.removeprefix("bench_"), "results": [],
-                  "notes": f"failed (exit {status}): {stderr.strip()[-2000:]}"}
-    report["exit_status"] = status
-    report["wall_seconds"] = round(time.perf_counter() - started, 2)
-    report["load_average"] = load.summary()
+    run = run_measured([sys.executable, str(script), "--scale", scale], timeout, state_environment(state_dir))
+    report = run.printed
+    if not isinstance(report, dict) or "results" not in report:
+        report = {"name": script.stem.removeprefix("bench_"), "results": [], "notes": run.failure()}
+    report["exit_status"] = run.status
+    report["wall_seconds"] = run.wall_seconds
+    report["load_average"] = run.load_average
     return report
 
 
 def prepare_state(scale: str, state_dir: Path, timeout: int = PREPARE_TIMEOUT_SECONDS) -> dict[str, Any]:
     """Run bench/prepare.py into `state_dir`: its seconds per step, wall time and load, or why it failed (the
     modules then prepare what they miss themselves, as they do when run on their own)."""
-    started = time.perf_counter()
-    with LoadSampler() as load:
-        stdout, stderr, status = run_relaying(
-            [sys.executable, str(HERE / "prepare.py"), "--scale", scale, "--state-dir", str(state_dir.resolve())],
-            timeout)
-    prepared: dict[str, Any] = {"state_dir": str(state_dir), "exit_status": status,
-                                "wall_seconds": round(time.perf_counter() - started, 2), "load_average": load.summary()}
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    try:
-        prepared["steps"] = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        prepared["notes"] = f"failed (exit {status}): {stderr.strip()[-2000:]}"
+    run = run_measured(
+        [sys.executable, str(HERE / "prepare.py"), "--scale", scale, "--state-dir", str(state_dir.resolve())], timeout)
+    prepared: dict[str, Any] = {"state_dir": str(state_dir), "exit_status": run.status,
+                                "wall_seconds": run.wall_seconds, "load_average": run.load_average}
+    if isinstance(run.printed, dict):
+        prepared["steps"] = run.printed
+    else:
+        prepared["notes"] = run.failure()
     return prepared
 
 
@@ -302,8 +317,8 @@ def prepared_line(report: dict[str, Any]) -> str:
 def to_markdown(report: dict[str, Any]) -> str:
     out = ["# fraudkit benchmark report", "", summary_markdown(report),
            "Every baseline was measured in the same run; `ratio` is explained per benchmark below.", ""]
-    if prepared_line(report):
-        out += [prepared_line(report), ""]
+    if prepared := prepared_line(report):
+        out += [prepared, ""]
     for bench in report["benchmarks"]:
         out += [f"## {bench['name']}", "",
                 f"{bench['wall_seconds']} s, exit status {bench.get('exit_status')}, load {_load(bench)}.", ""]
