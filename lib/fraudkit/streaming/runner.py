@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import itertools
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
@@ -496,12 +496,8 @@ class Runner:
         # (input partition, error, delivered message) per output, filled by flush()
         acknowledged: list[tuple[int, confluent_kafka.KafkaError | None, confluent_kafka.Message]] = []
 
-        callbacks: dict[int, Callable[[confluent_kafka.KafkaError | None, confluent_kafka.Message], None]] = {}
-
-        def acknowledge(partition: int) -> Callable[[confluent_kafka.KafkaError | None, confluent_kafka.Message], None]:
-            if partition not in callbacks:
-                callbacks[partition] = lambda error, message: acknowledged.append((partition, error, message))
-            return callbacks[partition]
+        def acknowledge(partition: int, error: confluent_kafka.KafkaError | None, message: confluent_kafka.Message) -> None:
+            acknowledged.append((partition, error, message))
 
         sent = 0
         for output in self.stage.process(batch):
@@ -512,7 +508,7 @@ class Runner:
             self.producer.produce(
                 output.topic, value=output.value, key=output.key,
                 partition=self.output_partition(output.topic, output.partition), headers=[(SOURCE_HEADER, marker)],
-                on_delivery=acknowledge(output.partition),
+                on_delivery=functools.partial(acknowledge, output.partition),
             )
             sent += 1
         if self.producer.flush(FLUSH_TIMEOUT_S) or len(acknowledged) < sent:
