@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -252,6 +253,27 @@ def test_load_decides_every_transaction_once_and_cleans_up(stream: Settings) -> 
     finally:
         admin.close()
     assert not [path for path in checkpoint_dir(stream).glob("*.json") if is_load_run(path.stem)], "and its checkpoints"
+
+
+@pytest.mark.parametrize(("window_ms", "batches"), [(3000, 1), (0, 2)])
+def test_a_batch_gathers_what_arrives_within_its_batching_window(topics: Settings, window_ms: int, batches: int) -> None:
+    """As Lambda's MaximumBatchingWindowInSeconds: two transactions sent a second apart to a running stage make
+    one batch when the window is longer than the gap, and two without a window."""
+    runner = Runner(topics, make_stage(topics, "aggregator"), batching_window_ms=window_ms)
+    stop = threading.Event()
+    try:
+        runner.recover()
+        running = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+        running.start()
+        produce(topics, history(topics, 2), rate=1.0)
+        deadline = time.monotonic() + 30
+        while runner.processed < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        running.join(timeout=30)
+    finally:
+        runner.close()
+    assert (runner.processed, runner.batches) == (2, batches)
 
 
 def test_a_second_runner_of_the_same_stage_is_refused_until_the_first_stops(topics: Settings) -> None:

@@ -84,7 +84,7 @@ def test_a_scorer_that_fails_to_start_does_not_leave_the_aggregator_running(
 ) -> None:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start_stage(settings: Settings, stage: str, batch_size: int) -> subprocess.Popen[bytes]:
+    def start_stage(settings: Settings, stage: str, batch_size: int, batching_window_ms: int) -> subprocess.Popen[bytes]:
         if stage == "scorer":
             raise RuntimeError("the scorer stage did not start (exit 1)")
         started.append(subprocess.Popen(["sleep", "60"], stdout=subprocess.PIPE))
@@ -95,7 +95,7 @@ def test_a_scorer_that_fails_to_start_does_not_leave_the_aggregator_running(
     monkeypatch.setattr(load, "read_transactions", lambda path, limit: pl.DataFrame({"tid": ["t0"]}))
     try:
         with pytest.raises(RuntimeError, match="scorer stage did not start"):
-            load._measure(Settings(backend="local", state_dir=tmp_path), rate=10.0, seconds=1.0, batch_size=1, progress=False)
+            load._measure(Settings(backend="local", state_dir=tmp_path), load.LoadReport(10.0, 1.0, 1), progress=False)
         assert [process.poll() for process in started] == [-signal.SIGTERM]
     finally:
         for process in started:

@@ -10,3 +10,9 @@ Modules: `broker` (tansu launcher, topics), `kafka_clients` (clients per backend
 `runner` (exactly-once batches from Kafka), `pipeline` (preparation, both stages in threads),
 `producer`, `demo`, `load`, `views` (notebook display); `python -m fraudkit.streaming` is the CLI.
 """
+
+# How long a runner's batch gathers records after its first one (Lambda's MaximumBatchingWindowInSeconds, which
+# is 500 ms on Kafka event source mappings unless set). Locally none: the stages take what has arrived, since at
+# 1,000 tx/s a 15 ms window cut the CPU per transaction by about a tenth and added 34 ms to the median latency
+# (docs/performance.md).
+DEFAULT_BATCHING_WINDOW_MS = 0

@@ -34,6 +34,7 @@ import psutil
 from fraudkit.background import is_running
 from fraudkit.config import Settings, read_service_record, service_files
 from fraudkit.heap import long_lived_objects_frozen
+from fraudkit.streaming import DEFAULT_BATCHING_WINDOW_MS
 from fraudkit.streaming.broker import create_topics, delete_topics
 from fraudkit.streaming.pipeline import TopicTail, prepare
 from fraudkit.streaming.producer import produce, read_transactions
@@ -55,6 +56,7 @@ class LoadReport:
     rate: float
     seconds: float
     batch_size: int
+    batching_window_ms: int = DEFAULT_BATCHING_WINDOW_MS
     produced: int = 0
     decided_tids: set[str] = field(default_factory=set)
     decisions: int = 0
@@ -76,6 +78,7 @@ class LoadReport:
         return {
             "rate": self.rate,
             "batch_size": self.batch_size,
+            "batching_window_ms": self.batching_window_ms,
             "seconds": self.seconds,
             "produced": self.produced,
             "decided": len(self.decided_tids),
@@ -161,10 +164,14 @@ def stage_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_stage(settings: Settings, stage: str, batch_size: int = DEFAULT_BATCH_SIZE) -> subprocess.Popen[bytes]:
+def start_stage(
+    settings: Settings, stage: str, batch_size: int = DEFAULT_BATCH_SIZE,
+    batching_window_ms: int = DEFAULT_BATCHING_WINDOW_MS,
+) -> subprocess.Popen[bytes]:
     """One pipeline stage as a child process; it prints `ready` on stdout once it consumes."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "fraudkit.streaming", "run", "--stage", stage, "--batch-size", str(batch_size), "--quiet"],
+        [sys.executable, "-m", "fraudkit.streaming", "run", "--stage", stage, "--batch-size", str(batch_size),
+         "--batching-window-ms", str(batching_window_ms), "--quiet"],
         env=stage_environment(settings), stdout=subprocess.PIPE, stderr=None,
     )
     assert process.stdout is not None
@@ -196,7 +203,7 @@ def stop_stage(process: subprocess.Popen[bytes]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def running_stages(settings: Settings, batch_size: int, report: LoadReport) -> Iterator[None]:
+def running_stages(settings: Settings, report: LoadReport) -> Iterator[None]:
     """The aggregator and the scorer running as child processes for the `with` block.
 
     Each started stage is stopped on the way out (its CPU seconds and batch count go into `report`), also
@@ -205,7 +212,7 @@ def running_stages(settings: Settings, batch_size: int, report: LoadReport) -> I
     stages: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name in ("aggregator", "scorer"):
-            stages[name] = start_stage(settings, name, batch_size)
+            stages[name] = start_stage(settings, name, report.batch_size, report.batching_window_ms)
         yield
     finally:
         for name, process in stages.items():
@@ -232,12 +239,12 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 def run_load(
     settings: Settings, rate: float, seconds: float, batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False,
-    warmup_s: float = WARMUP_RUN_S,
+    warmup_s: float = WARMUP_RUN_S, batching_window_ms: int = DEFAULT_BATCHING_WINDOW_MS,
 ) -> dict[str, Any]:
     """Replay `rate` x `seconds` transactions through fresh topics and summarise the decisions.
 
     `batch_size` is the most records a stage handles per batch (1 = the reference design's one call
-    per transaction). A run of `warmup_s` at the same rate goes first, on topics of its own, unmeasured:
+    per transaction), `batching_window_ms` how long a batch gathers records after its first. A run of `warmup_s` at the same rate goes first, on topics of its own, unmeasured:
     one-time costs of freshly started services (first requests, caches, connections) stay out of the
     figures, which are about the steady state.
     """
@@ -245,31 +252,31 @@ def run_load(
     # what prepare() loaded (botocore's models) stays out of full GC passes, which stalled the producer
     with long_lived_objects_frozen():
         if warmup_s > 0:
-            _run_on_own_topics(settings, rate, warmup_s, batch_size, progress=False)
-        summary = _run_on_own_topics(settings, rate, seconds, batch_size, progress)
+            _run_on_own_topics(settings, LoadReport(rate, warmup_s, batch_size, batching_window_ms), progress=False)
+        summary = _run_on_own_topics(settings, LoadReport(rate, seconds, batch_size, batching_window_ms), progress)
     summary["warmup_s"] = warmup_s
     return summary
 
 
-def _run_on_own_topics(settings: Settings, rate: float, seconds: float, batch_size: int, progress: bool) -> dict[str, Any]:
+def _run_on_own_topics(settings: Settings, report: LoadReport, progress: bool) -> dict[str, Any]:
     """One measured replay on topics made for it, deleted (with its checkpoints) afterwards."""
     run_id = str(time.time_ns())
     run = load_settings(settings, run_id)
     create_topics(run)
     try:
-        return _measure(run, rate, seconds, batch_size, progress)
+        return _measure(run, report, progress)
     finally:
         delete_topics(run)
         for checkpoint in checkpoint_dir(run).glob(f"*-load-{run_id}-*.json"):
             checkpoint.unlink()
 
 
-def _measure(run: Settings, rate: float, seconds: float, batch_size: int, progress: bool) -> dict[str, Any]:
+def _measure(run: Settings, report: LoadReport, progress: bool) -> dict[str, Any]:
+    """Replay `report.rate` x `report.seconds` transactions through the stages and fill `report`."""
     from data_gen import ensure_dataset
 
-    frame = read_transactions(ensure_dataset("cards", run) / "transactions.parquet", limit=int(rate * seconds))
-    report = LoadReport(rate=rate, seconds=seconds, batch_size=batch_size)
-    with running_stages(run, batch_size, report):
+    frame = read_transactions(ensure_dataset("cards", run) / "transactions.parquet", limit=int(report.rate * report.seconds))
+    with running_stages(run, report):
         services = service_processes(run)
         services_before = {name: cpu_seconds(process) for name, process in services.items()}
         cpu_before = time.process_time()
@@ -278,7 +285,7 @@ def _measure(run: Settings, rate: float, seconds: float, batch_size: int, progre
             # fetches leave the broker's CPU to the pipeline
             tail = TopicTail(run, run.decisions_topic, from_beginning=True, fetch_min_bytes=1 << 20, fetch_max_wait_ms=200)
             dead = TopicTail(run, run.dead_letter_topic, from_beginning=True)
-            producing = threading.Thread(target=_produce_into, args=(run, frame, rate, progress, report), daemon=True)
+            producing = threading.Thread(target=_produce_into, args=(run, frame, progress, report), daemon=True)
             producing.start()
             _collect(tail, dead, frame, producing, report)
             producing.join()
@@ -291,8 +298,8 @@ def _measure(run: Settings, rate: float, seconds: float, batch_size: int, progre
     return report.summary()
 
 
-def _produce_into(settings: Settings, frame: pl.DataFrame, rate: float, progress: bool, report: LoadReport) -> None:
-    report.produced = produce(settings, frame, rate=rate, progress=progress)
+def _produce_into(settings: Settings, frame: pl.DataFrame, progress: bool, report: LoadReport) -> None:
+    report.produced = produce(settings, frame, rate=report.rate, progress=progress)
 
 
 def _collect(tail: TopicTail, dead: TopicTail, frame: pl.DataFrame, producing: threading.Thread, report: LoadReport) -> None:

@@ -1,6 +1,7 @@
 """Feed a pipeline stage from Kafka in batches, the way Lambda's event source mapping does, exactly once.
 
-The runner polls a batch (up to `batch_size` records or `batch_window_ms`), hands it to the stage,
+The runner polls a batch (up to `batch_size` records, gathered for up to `batching_window_ms` after the
+first: Lambda's MaximumBatchingWindowInSeconds), hands it to the stage,
 writes the outputs of input partition p to partition p of their topics (p modulo the topic's partition
 count, when a topic has fewer: see `output_partition`) and waits until the broker acknowledged them.
 Fetching and writing run on librdkafka; topic ids and partition counts come from kafka-python's admin
@@ -54,6 +55,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, OffsetOutOfRangeError, RetriableError
 
 from fraudkit.config import Settings, SettingsError
+from fraudkit.streaming import DEFAULT_BATCHING_WINDOW_MS
 from fraudkit.streaming.kafka_clients import (
     as_consumer_record,
     make_admin,
@@ -70,6 +72,7 @@ BROKER_CHECK_INTERVAL_S = 1.0
 TOPICS_WAIT_S = 10.0  # how long a (re)connecting runner waits for its topics to be created
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)
 FLUSH_TIMEOUT_S = 60.0
+FETCH_WAIT_MS = 20  # how long the broker may hold a fetch that finds no records
 log = logging.getLogger(__name__)
 
 
@@ -231,14 +234,14 @@ class Runner:
         settings: Settings,
         stage: Stage,
         batch_size: int = 500,
-        batch_window_ms: int = 20,
+        batching_window_ms: int = DEFAULT_BATCHING_WINDOW_MS,
         checkpoints: CheckpointStore | None = None,
         checkpoint_interval_ms: int = 1000,
     ) -> None:
         self.settings = settings
         self.stage = stage
         self.batch_size = batch_size
-        self.batch_window_ms = batch_window_ms
+        self.batching_window_s = batching_window_ms / 1000
         self.checkpoints = checkpoints or CheckpointStore(checkpoint_dir(settings), stage.name, stage.input_topic)
         self._lock = self.checkpoints.lock()
         self.progress: dict[int, PartitionProgress] = {}
@@ -277,7 +280,7 @@ class Runner:
         _warn_about_partition_counts(self.stage.name, self.stage.input_topic, len(self.partitions), self.output_counts)
         self.topic_ids = {topic: layout[topic][0] for topic in topics}
         self._connection_failed = False
-        self.consumer = make_stage_consumer(self.settings, self.batch_window_ms, log, self._note_connection_failure)
+        self.consumer = make_stage_consumer(self.settings, FETCH_WAIT_MS, log, self._note_connection_failure)
         self._clients.append(self.consumer)
         self.producer = make_output_producer(self.settings, FLUSH_TIMEOUT_S, log)
         self._clients.append(self.producer)
@@ -327,10 +330,11 @@ class Runner:
         return high if high >= 0 else None
 
     def _poll(self) -> dict[int, list[ConsumerRecord]]:
-        """What arrived (waiting up to a few batch windows for the first record), by input partition, in offset
-        order. Raises BrokerChanged before returning records that a restarted broker's new topic may hold."""
-        first = self.consumer.poll(self.batch_window_ms * 5 / 1000)
-        messages = [] if first is None else [first, *self.consumer.consume(self.batch_size - 1, 0)]
+        """The next batch by input partition, in offset order: nothing when no record came within a few fetch
+        waits, else the first record and what arrives within the batching window after it (up to the batch
+        size). Raises BrokerChanged before returning records that a restarted broker's new topic may hold."""
+        first = self.consumer.poll(FETCH_WAIT_MS * 5 / 1000)
+        messages = [] if first is None else [first, *self.consumer.consume(self.batch_size - 1, self.batching_window_s)]
         if self._connection_failed:  # set while polling, by librdkafka's log, before it returns such records
             self._connection_failed = False
             if self._input_recreated():
