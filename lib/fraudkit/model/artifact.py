@@ -13,13 +13,16 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from typing import Any
-
-import xgboost as xgb
+from typing import TYPE_CHECKING, Any
 
 from fraudkit.config import Settings
-from fraudkit.emulator.endpoints.container import MODEL_FILE, booster_from_tarball
-from fraudkit.model.training import TrainedModel
+
+# XGBoost (also behind the emulator's endpoints package) takes a second or two to import; a stream stage
+# reads the model card and never the booster, so they are imported where a booster is handled
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+    from fraudkit.model.training import TrainedModel
 
 ARTIFACT_NAME = "model.tar.gz"
 MODEL_CARD_NAME = "model.json"
@@ -82,6 +85,8 @@ def _reproducible_tar_gz(files: dict[str, bytes]) -> bytes:
 
 def tarball_bytes(booster: xgb.Booster) -> bytes:
     """The booster packed as the built-in container expects, byte-reproducible."""
+    from fraudkit.emulator.endpoints.container import MODEL_FILE
+
     return _reproducible_tar_gz({MODEL_FILE: container_model_json(booster)})
 
 
@@ -103,6 +108,8 @@ def save_model(model: TrainedModel, path: Path, extra: dict[str, Any] | None = N
 
 def load_booster(path: Path) -> xgb.Booster:
     """The booster of a `model.tar.gz`, read exactly as the emulated container reads it."""
+    from fraudkit.emulator.endpoints.container import booster_from_tarball
+
     return booster_from_tarball(path.read_bytes())
 
 

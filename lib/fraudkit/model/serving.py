@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -10,14 +11,22 @@ from data_gen import ensure_dataset
 from fraudkit.config import Settings
 from fraudkit.model.artifact import load_model_card, model_path
 from fraudkit.model.deploy import artifact_digest, deploy, describe_endpoint, invoke_rows
-from fraudkit.model.evaluation import train_and_save
-from fraudkit.model.live_demo import LiveDemoResult, run_live_demo
+
+if TYPE_CHECKING:
+    from fraudkit.model.live_demo import LiveDemoResult
+
+# Training and the live demo (XGBoost, scikit-learn) are imported where they are used: a stream stage that
+# finds its model on disk and its endpoint in service starts without them, about 1.5 s sooner.
 
 
 def ensure_card_model(settings: Settings) -> Path:
     """The card model's artifact, trained first when none is on disk."""
     path = model_path(settings, "cards")
-    return path if path.exists() else train_and_save("cards", settings)
+    if path.exists():
+        return path
+    from fraudkit.model.evaluation import train_and_save
+
+    return train_and_save("cards", settings)
 
 
 def card_threshold(settings: Settings) -> float:
@@ -40,6 +49,8 @@ def ensure_card_endpoint(settings: Settings) -> str:
 
 def endpoint_live_demo(settings: Settings) -> LiveDemoResult:
     """The reference design's live demo after the card history, every row scored by the endpoint."""
+    from fraudkit.model.live_demo import run_live_demo
+
     endpoint = ensure_card_endpoint(settings)
     history = pl.read_parquet(ensure_dataset("cards", settings) / "transactions.parquet")
     runtime = settings.client("sagemaker-runtime")
