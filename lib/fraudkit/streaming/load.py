@@ -244,9 +244,10 @@ def run_load(
     """Replay `rate` x `seconds` transactions through fresh topics and summarise the decisions.
 
     `batch_size` is the most records a stage handles per batch (1 = the reference design's one call
-    per transaction), `batching_window_ms` how long a batch gathers records after its first. A run of `warmup_s` at the same rate goes first, on topics of its own, unmeasured:
-    one-time costs of freshly started services (first requests, caches, connections) stay out of the
-    figures, which are about the steady state.
+    per transaction), `batching_window_ms` how long a batch gathers records after its first. A run of
+    `warmup_s` at the same rate goes first, on topics of its own, unmeasured: one-time costs of freshly
+    started services (first requests, caches, connections) stay out of the figures, which are about the
+    steady state.
     """
     prepare(settings)  # services, feature groups, batch features, endpoint: outside the measurement
     # what prepare() loaded (botocore's models) stays out of full GC passes, which stalled the producer
