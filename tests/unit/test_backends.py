@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 from fraudkit.backends import BACKEND_CLASS_FOR_NAME, Backend, backend_class
@@ -37,3 +37,49 @@ def test_settings_stay_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
         settings.backend = "aws"  # type: ignore[misc]
+
+
+def _authorization_sent(settings: Settings, service: str) -> str | None:
+    """The Authorization header of one call by the backend's client for `service`, answered before it
+    leaves the process (botocore takes a before-send handler's response as the server's)."""
+    from botocore.awsrequest import AWSResponse
+
+    client = settings.client(service)
+    sent: dict[str, str | None] = {}
+
+    runtime = service == "sagemaker-runtime"
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        sent["authorization"] = request.headers.get("Authorization")
+        body, kind = (b"0.5", "text/csv") if runtime else (b"{}", "application/x-amz-json-1.1")
+        return AWSResponse(request.url, 200, {"Content-Type": kind}, _Raw(body))
+
+    client.meta.events.register("before-send", answer)
+    if runtime:
+        client.invoke_endpoint(EndpointName="e", ContentType="text/csv", Body=b"1,2")
+    else:
+        client.list_feature_groups()
+    auth = sent["authorization"]
+    return auth.decode() if isinstance(auth, bytes) else auth
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+@pytest.mark.parametrize("backend", ["local", "aws"])
+def test_only_the_local_runtime_calls_go_unsigned(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-only")  # pragma: allowlist secret (not a key)
+    settings = Settings.load(backend=backend)
+    runtime = _authorization_sent(settings, "sagemaker-runtime")
+    control = _authorization_sent(settings, "sagemaker")
+    assert control is not None and control.startswith("AWS4-HMAC-SHA256")
+    if backend == "local":  # the emulator checks no signature: the per-batch stream calls skip SigV4
+        assert runtime is None
+    else:
+        assert runtime is not None and runtime.startswith("AWS4-HMAC-SHA256")

@@ -38,6 +38,8 @@ class Backend(abc.ABC):
     hosts_stream_stages: ClassVar[bool] = False
     # kafka-python checks CRCs in pure Python; a backend on loopback may skip that cost
     verify_crcs: ClassVar[bool] = True
+    # services whose clients send unsigned requests: only where the server checks no signature
+    unsigned_services: ClassVar[frozenset[str]] = frozenset()
     # (seconds between DescribeEndpoint polls, default timeout) while an endpoint deploys
     endpoint_poll: ClassVar[tuple[float, float]]
 
@@ -51,6 +53,10 @@ class Backend(abc.ABC):
         from botocore.config import Config
 
         config = Config(retries={"max_attempts": 3, "mode": "standard"}, tcp_keepalive=True)
+        if service in self.unsigned_services:
+            from botocore import UNSIGNED
+
+            config = config.merge(Config(signature_version=UNSIGNED))
         make_client: Any = boto3.client  # typed per literal service name by the stubs; ours is a variable
         return make_client(service, region_name=self.settings.region, config=config, **self.client_options())
 
