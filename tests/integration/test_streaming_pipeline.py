@@ -241,9 +241,9 @@ def is_load_run(name: str) -> bool:
 def test_load_decides_every_transaction_once_and_cleans_up(stream: Settings) -> None:
     from kafka import KafkaAdminClient
 
-    summary = run_load(stream, rate=200, seconds=2, warmup_s=1)  # the warm-up's own topics are deleted too
+    summary = run_load(stream, rate=200, seconds=2, warmup_s=1, linger_ms=5)  # the warm-up's topics are deleted too
     assert (summary["produced"], summary["decided"], summary["lost"], summary["duplicated"]) == (400, 400, 0, 0)
-    assert summary["warmup_s"] == 1
+    assert (summary["warmup_s"], summary["linger_ms"]) == (1, 5)
     assert 0 < summary["p50_ms"] <= summary["p99_ms"] <= summary["max_ms"]
     assert summary["throughput_tps"] > 0 and summary["cpu_ms_per_tx"] > 0
     assert set(summary["cpu_ms_per_tx_by_process"]) >= {"aggregator", "scorer", "emulator"}  # the broker is the session's
@@ -266,6 +266,29 @@ def test_a_batch_gathers_what_arrives_within_its_batching_window(topics: Setting
         running = threading.Thread(target=runner.run, args=(stop,), daemon=True)
         running.start()
         produce(topics, history(topics, 2), rate=1.0)
+        deadline = time.monotonic() + 30
+        while runner.processed < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        running.join(timeout=30)
+    finally:
+        runner.close()
+    assert (runner.processed, runner.batches) == (2, batches)
+
+
+@pytest.mark.parametrize(("linger_ms", "batches"), [(3000, 1), (0, 2)])
+def test_the_replays_linger_sets_how_many_transactions_a_stage_batch_holds(
+    topics: Settings, linger_ms: int, batches: int
+) -> None:
+    """Kafka's linger.ms on the replay: two transactions sent half a second apart reach a running stage in one
+    request, so one batch, when the linger is longer than the gap; in two requests and two batches without one."""
+    runner = Runner(topics, make_stage(topics, "aggregator"))
+    stop = threading.Event()
+    try:
+        runner.recover()
+        running = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+        running.start()
+        produce(topics, history(topics, 2), rate=2.0, linger_ms=linger_ms)
         deadline = time.monotonic() + 30
         while runner.processed < 2 and time.monotonic() < deadline:
             time.sleep(0.05)

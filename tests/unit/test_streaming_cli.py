@@ -27,6 +27,8 @@ def run_cli(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
         (("burst", "--cc-num", "1234"), "--cc-num"),
         (("load", "--seconds", "0"), "--seconds"),
         (("load", "--warmup", "-1"), "--warmup"),
+        (("load", "--linger-ms", "-1"), "--linger-ms"),
+        (("produce", "--linger-ms", "soon"), "--linger-ms"),
         (("run", "--stage", "everything"), "--stage"),
     ],
 )

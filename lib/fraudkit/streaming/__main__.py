@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from fraudkit.config import Settings, SettingsError, settings_arguments
-from fraudkit.streaming import DEFAULT_BATCHING_WINDOW_MS
+from fraudkit.streaming import DEFAULT_BATCHING_WINDOW_MS, REPLAY_LINGER_MS
 
 
 def _positive(kind: type, zero: bool = False) -> Any:
@@ -45,6 +45,14 @@ def _add_batching_window(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_linger(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--linger-ms", type=_positive(int, zero=True), default=REPLAY_LINGER_MS,
+        help=f"how long the replay's producer gathers transactions into one request, Kafka's linger.ms (default "
+        f"{REPLAY_LINGER_MS}; shorter: lower latency, more requests and stage batches, more CPU per transaction)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fraudkit.streaming", description=__doc__)
     common = settings_arguments()
@@ -54,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--input", type=Path, help="transactions Parquet file (default: the generated card data)")
     produce.add_argument("--rate", type=_rate, default=1000.0, help="transactions per second, or 'max' (default 1000)")
     produce.add_argument("--limit", type=_positive(int), help="send only the first N transactions")
+    _add_linger(produce)
 
     burst = commands.add_parser("burst", parents=[common], help="N transactions on one card, seconds apart")
     burst.add_argument("--cc-num", required=True, help="the 16-digit card number")
@@ -79,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--seconds", type=_positive(float), default=10.0, help="how long to produce (default 10)")
     load.add_argument("--batch-size", type=_positive(int), default=500, help="records per stage batch (default 500)")
     _add_batching_window(load)
+    _add_linger(load)
     load.add_argument(
         "--warmup", type=_positive(float, zero=True), default=3.0,
         help="seconds of unmeasured traffic first, on topics of their own (default 3; 0 measures a cold start)",
@@ -108,7 +118,10 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
         path = ensure_dataset("cards", settings) / "transactions.parquet"
     if not path.is_file():
         raise SettingsError(f"--input {path}: no such file (give a transactions Parquet file)")
-    sent = produce(settings, read_transactions(path, args.limit), rate=args.rate, progress=not args.quiet and sys.stderr.isatty())
+    sent = produce(
+        settings, read_transactions(path, args.limit), rate=args.rate, progress=not args.quiet and sys.stderr.isatty(),
+        linger_ms=args.linger_ms,
+    )
     print(f"sent {sent} transactions to {settings.transactions_topic}")
     return 0
 
@@ -169,7 +182,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
     summary = run_load(
         settings, rate=args.rate, seconds=args.seconds, batch_size=args.batch_size, warmup_s=args.warmup,
-        batching_window_ms=args.batching_window_ms,
+        batching_window_ms=args.batching_window_ms, linger_ms=args.linger_ms,
         progress=not args.quiet and sys.stderr.isatty(),
     )
     if args.json:

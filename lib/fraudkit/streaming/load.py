@@ -34,7 +34,7 @@ import psutil
 from fraudkit.background import is_running
 from fraudkit.config import Settings, read_service_record, service_files
 from fraudkit.heap import long_lived_objects_frozen
-from fraudkit.streaming import DEFAULT_BATCHING_WINDOW_MS
+from fraudkit.streaming import DEFAULT_BATCHING_WINDOW_MS, REPLAY_LINGER_MS
 from fraudkit.streaming.broker import create_topics, delete_topics
 from fraudkit.streaming.pipeline import TopicTail, prepare
 from fraudkit.streaming.producer import produce, read_transactions
@@ -57,6 +57,7 @@ class LoadReport:
     seconds: float
     batch_size: int
     batching_window_ms: int = DEFAULT_BATCHING_WINDOW_MS
+    linger_ms: int = REPLAY_LINGER_MS
     produced: int = 0
     decided_tids: set[str] = field(default_factory=set)
     decisions: int = 0
@@ -79,6 +80,7 @@ class LoadReport:
             "rate": self.rate,
             "batch_size": self.batch_size,
             "batching_window_ms": self.batching_window_ms,
+            "linger_ms": self.linger_ms,
             "seconds": self.seconds,
             "produced": self.produced,
             "decided": len(self.decided_tids),
@@ -240,11 +242,13 @@ def cpu_seconds(process: psutil.Process) -> float:
 def run_load(
     settings: Settings, rate: float, seconds: float, batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False,
     warmup_s: float = WARMUP_RUN_S, batching_window_ms: int = DEFAULT_BATCHING_WINDOW_MS,
+    linger_ms: int = REPLAY_LINGER_MS,
 ) -> dict[str, Any]:
     """Replay `rate` x `seconds` transactions through fresh topics and summarise the decisions.
 
     `batch_size` is the most records a stage handles per batch (1 = the reference design's one call
-    per transaction), `batching_window_ms` how long a batch gathers records after its first. A run of
+    per transaction), `batching_window_ms` how long a batch gathers records after its first, `linger_ms`
+    how long the replay's producer gathers transactions into one request. A run of
     `warmup_s` at the same rate goes first, on topics of its own, unmeasured: one-time costs of freshly
     started services (first requests, caches, connections) stay out of the figures, which are about the
     steady state.
@@ -253,8 +257,8 @@ def run_load(
     # what prepare() loaded (botocore's models) stays out of full GC passes, which stalled the producer
     with long_lived_objects_frozen():
         if warmup_s > 0:
-            _run_on_own_topics(settings, LoadReport(rate, warmup_s, batch_size, batching_window_ms), progress=False)
-        summary = _run_on_own_topics(settings, LoadReport(rate, seconds, batch_size, batching_window_ms), progress)
+            _run_on_own_topics(settings, LoadReport(rate, warmup_s, batch_size, batching_window_ms, linger_ms), progress=False)
+        summary = _run_on_own_topics(settings, LoadReport(rate, seconds, batch_size, batching_window_ms, linger_ms), progress)
     summary["warmup_s"] = warmup_s
     return summary
 
@@ -300,7 +304,7 @@ def _measure(run: Settings, report: LoadReport, progress: bool) -> dict[str, Any
 
 
 def _produce_into(settings: Settings, frame: pl.DataFrame, progress: bool, report: LoadReport) -> None:
-    report.produced = produce(settings, frame, rate=report.rate, progress=progress)
+    report.produced = produce(settings, frame, rate=report.rate, progress=progress, linger_ms=report.linger_ms)
 
 
 def _collect(tail: TopicTail, dead: TopicTail, frame: pl.DataFrame, producing: threading.Thread, report: LoadReport) -> None:

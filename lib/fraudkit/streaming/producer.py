@@ -19,15 +19,11 @@ import polars as pl
 from tqdm import tqdm
 
 from fraudkit.config import Settings, SettingsError
+from fraudkit.streaming import REPLAY_LINGER_MS
 from fraudkit.streaming.kafka_clients import make_producer
 from fraudkit.streaming.records import Transaction, encode_json, to_micros
 
 TRANSACTION_COLUMNS = ("tid", "cc_num", "amount", "event_time")
-# A replay batches up to 20 ms per request (Kafka's linger.ms), as a busy payment gateway would. The
-# wait counts in the measured latency (from send() on), but it matters for tansu: it stores each
-# request's batch per partition as one object, and its fetches slow down as objects accumulate
-# (at 5 ms, a 30-second run at 1,000 tx/s made the broker's CPU grow by half).
-REPLAY_LINGER_MS = 20
 
 
 class Pacer:
@@ -67,9 +63,13 @@ def transactions_of(frame: pl.DataFrame) -> Iterator[Transaction]:
         yield Transaction(tid=tid, cc_num=cc_num, amount=float(amount), event_micros=to_micros(event_time))
 
 
-def produce(settings: Settings, frame: pl.DataFrame, rate: float | None = None, progress: bool = False) -> int:
-    """Send every transaction of `frame` in order at `rate` per second (None: as fast as possible)."""
-    producer = make_producer(settings, linger_ms=REPLAY_LINGER_MS)
+def produce(
+    settings: Settings, frame: pl.DataFrame, rate: float | None = None, progress: bool = False,
+    linger_ms: int = REPLAY_LINGER_MS,
+) -> int:
+    """Send every transaction of `frame` in order at `rate` per second (None: as fast as possible), each
+    request gathering what is sent within `linger_ms`."""
+    producer = make_producer(settings, linger_ms=linger_ms)
     pacer = Pacer(rate)
     sent = 0
     try:
