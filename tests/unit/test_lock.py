@@ -100,3 +100,14 @@ def test_nothing_installed_requires_the_cuda_xgboost_by_name() -> None:
         and (Requirement(requirement).marker is None or "extra" not in str(Requirement(requirement).marker))
     )
     assert not needing, f"these require `xgboost` by name: {needing}"
+
+
+def test_installed_libraries_are_byte_compiled() -> None:
+    # where PYTHONDONTWRITEBYTECODE is set, Python never writes what it compiles on import: `make setup` must
+    # leave the bytecode, or every process compiles its libraries again (polars alone: 0.5 s per process)
+    import importlib.util
+
+    for module in ("polars", "botocore.client", "confluent_kafka", "xgboost.core"):
+        source = importlib.util.find_spec(module).origin  # type: ignore[union-attr]
+        assert source is not None
+        assert Path(importlib.util.cache_from_source(source)).is_file(), f"{module}: no bytecode beside {source}"
