@@ -253,12 +253,15 @@ def run_load(
     started services (first requests, caches, connections) stay out of the figures, which are about the
     steady state.
     """
+    def report(duration_s: float) -> LoadReport:
+        return LoadReport(rate, duration_s, batch_size, batching_window_ms, linger_ms)
+
     prepare(settings)  # services, feature groups, batch features, endpoint: outside the measurement
     # what prepare() loaded (botocore's models) stays out of full GC passes, which stalled the producer
     with long_lived_objects_frozen():
         if warmup_s > 0:
-            _run_on_own_topics(settings, LoadReport(rate, warmup_s, batch_size, batching_window_ms, linger_ms), progress=False)
-        summary = _run_on_own_topics(settings, LoadReport(rate, seconds, batch_size, batching_window_ms, linger_ms), progress)
+            _run_on_own_topics(settings, report(warmup_s), progress=False)
+        summary = _run_on_own_topics(settings, report(seconds), progress)
     summary["warmup_s"] = warmup_s
     return summary
 
